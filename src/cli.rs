@@ -1,0 +1,128 @@
+//! Command line: argument parsing and the glue from arguments to library calls.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::encode::Format;
+use crate::record::{self, Target};
+use crate::source::Spec;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "letrace",
+    version,
+    about = "Event Tracing for Linux: kernel events as JSON lines, XML or CSV"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Record events from kernel sources into one or more outputs.
+    Record(RecordArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RecordArgs {
+    /// Source to record (repeatable): inotify:PATH[,recursive]. Default: inotify on the
+    /// current directory.
+    #[arg(short = 's', long = "source", value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// Output file (repeatable); the format comes from the extension (.jsonl/.json, .xml,
+    /// .csv) unless -f is given. "-" or none: standard output.
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    pub outputs: Vec<String>,
+    /// Output format: json, xml, csv or text (default: from the extension; on stdout text on
+    /// a terminal, JSON lines otherwise).
+    #[arg(short = 'f', long = "format", value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Stop after this many seconds (fractions allowed).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Stop after writing this many events (LOST reports not counted).
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Events that may wait between sources and outputs; beyond it, loss is counted.
+    #[arg(long, value_name = "N", default_value_t = 262_144)]
+    pub queue_size: usize,
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Record(args) => record_cmd(args),
+    }
+}
+
+fn record_cmd(args: RecordArgs) -> Result<ExitCode> {
+    let cfg = record_config(&args)?;
+    let outcome = record::run(&cfg).context("record")?;
+    if !outcome.broken_pipe {
+        eprintln!("{}", outcome.totals.summary());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn record_config(args: &RecordArgs) -> Result<record::Config> {
+    let forced = args.format.as_deref().map(Format::from_name).transpose()?;
+    let stdout_tty = std::io::stdout().is_terminal();
+    let mut outputs = Vec::new();
+    for o in &args.outputs {
+        if o == "-" {
+            outputs.push((
+                forced.unwrap_or(if stdout_tty {
+                    Format::Text
+                } else {
+                    Format::Json
+                }),
+                Target::Stdout,
+            ));
+        } else {
+            let f = match forced {
+                Some(f) => f,
+                None => Format::from_path(o)?,
+            };
+            outputs.push((f, Target::File(o.clone())));
+        }
+    }
+    if outputs.is_empty() {
+        outputs.push((
+            forced.unwrap_or(if stdout_tty {
+                Format::Text
+            } else {
+                Format::Json
+            }),
+            Target::Stdout,
+        ));
+    }
+    let duration = match args.duration {
+        None => None,
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => bail!("--duration {s}: must be a positive number of seconds"),
+    };
+    if args.count == Some(0) {
+        bail!("--count 0: must be at least 1");
+    }
+    let sources = if args.sources.is_empty() {
+        Spec::defaults()
+    } else {
+        args.sources
+            .iter()
+            .map(|s| Spec::parse(s))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let color = stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    Ok(record::Config {
+        sources,
+        outputs,
+        color,
+        duration,
+        count: args.count,
+        queue_size: args.queue_size,
+    })
+}

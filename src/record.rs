@@ -1,0 +1,220 @@
+//! `letrace record`: open sources and outputs, run sources on threads, drain the queue into
+//! the outputs until a signal, `--duration` or `--count`, then stop in order: sources stopped,
+//! queue drained, files flushed, documents closed.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::encode::Format;
+use crate::event::SourceKind;
+use crate::pipeline::{self, Emitter, Output, Pipeline, Totals};
+use crate::sink::{self, Dest};
+use crate::source::{self, Spec, Stop};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Source(#[from] source::Error),
+    #[error(transparent)]
+    Sink(#[from] sink::Error),
+    #[error("source {kind} stopped: {err}")]
+    SourceFailed {
+        kind: SourceKind,
+        err: source::Error,
+    },
+    #[error("source {0} crashed (a bug: please report it)")]
+    SourcePanicked(SourceKind),
+    #[error("cannot install signal handlers: {0}")]
+    Signal(std::io::Error),
+    #[error("cannot start a thread for source {0}: {1}")]
+    Thread(SourceKind, std::io::Error),
+}
+
+/// Where one output goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Stdout,
+    File(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub sources: Vec<Spec>,
+    pub outputs: Vec<(Format, Target)>,
+    /// Colour for text on stdout.
+    pub color: bool,
+    pub duration: Option<Duration>,
+    pub count: Option<u64>,
+    pub queue_size: usize,
+}
+
+/// How the run ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub totals: Totals,
+    /// The reader of stdout went away; not an error for a command line tool.
+    pub broken_pipe: bool,
+}
+
+const TICK: Duration = Duration::from_millis(100);
+
+pub fn run(cfg: &Config) -> Result<Outcome, Error> {
+    let mut opts = source::Options::default();
+    for (_, t) in &cfg.outputs {
+        if let Target::File(p) = t {
+            opts.ignore_paths.push(absolute(Path::new(p)));
+        }
+    }
+    // Sources first: a bad source spec must not truncate existing output files.
+    let mut opened = Vec::new();
+    for spec in &cfg.sources {
+        opened.push(spec.open(&opts)?);
+    }
+    let mut outputs = Vec::new();
+    for (format, target) in &cfg.outputs {
+        let (dest, color) = match target {
+            Target::Stdout => (Dest::stdout(), cfg.color),
+            Target::File(p) => (Dest::create_file(p)?, false),
+        };
+        outputs.push(Output::new(format.encoder(color), dest));
+    }
+
+    let signalled = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, signalled.clone()).map_err(Error::Signal)?;
+    }
+
+    let stop = Stop::new()?;
+    let (tx, rx) = pipeline::queue(cfg.queue_size);
+    let mut threads: Vec<(SourceKind, JoinHandle<Result<(), source::Error>>)> = Vec::new();
+    for src in opened {
+        let kind = src.kind();
+        let (tx, stop) = (tx.clone(), stop.clone());
+        let h = std::thread::Builder::new()
+            .name(format!("letrace-{kind}"))
+            .spawn(move || {
+                let mut em = Emitter::new(tx, kind);
+                let res = src.run(&mut em, &stop);
+                if res.is_err() {
+                    // One source failing ends the run; the others must not wait forever.
+                    stop.trigger();
+                }
+                res
+            })
+            .map_err(|e| Error::Thread(kind, e))?;
+        threads.push((kind, h));
+    }
+    drop(tx);
+
+    let mut pipe = Pipeline::new(outputs, &crate::sys::hostname());
+    let deadline = cfg.duration.map(|d| Instant::now() + d);
+    let mut stopping = false;
+    let mut discard = false;
+    let mut written = 0u64;
+    let mut sink_err: Option<sink::Error> = None;
+    let mut last_flush = Instant::now();
+    loop {
+        if !stopping
+            && (signalled.load(Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d))
+        {
+            stop.trigger();
+            stopping = true;
+        }
+        let wait = deadline.map_or(TICK, |d| {
+            d.saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(1), TICK)
+        });
+        match rx.recv_timeout(wait) {
+            Ok(ev) => {
+                if discard {
+                    continue;
+                }
+                let counted = !ev.is_lost();
+                if let Err(e) = pipe.handle(ev) {
+                    sink_err = Some(e);
+                    discard = true;
+                    stop.trigger();
+                    stopping = true;
+                    continue;
+                }
+                if counted {
+                    written += 1;
+                    if cfg.count == Some(written) {
+                        discard = true;
+                        stop.trigger();
+                        stopping = true;
+                    }
+                }
+                if last_flush.elapsed() >= TICK {
+                    if let Err(e) = pipe.flush() {
+                        sink_err = Some(e);
+                        discard = true;
+                        stop.trigger();
+                    }
+                    last_flush = Instant::now();
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                if !discard {
+                    if let Err(e) = pipe.flush() {
+                        sink_err = Some(e);
+                        discard = true;
+                        stop.trigger();
+                    }
+                }
+                last_flush = Instant::now();
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+
+    let mut first_err = None;
+    for (kind, h) in threads {
+        match h.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => {
+                first_err.get_or_insert(Error::SourceFailed { kind, err });
+            }
+            Err(_) => {
+                first_err.get_or_insert(Error::SourcePanicked(kind));
+            }
+        }
+    }
+    let finished = if sink_err.is_none() {
+        pipe.finish()
+    } else {
+        Ok(())
+    };
+    let broken_pipe = sink_err.as_ref().is_some_and(|e| e.is_broken_pipe());
+    if let Some(e) = sink_err.filter(|e| !e.is_broken_pipe()) {
+        return Err(e.into());
+    }
+    if let Some(e) = first_err {
+        return Err(e);
+    }
+    if let Err(e) = finished {
+        if !e.is_broken_pipe() {
+            return Err(e.into());
+        }
+    }
+    Ok(Outcome {
+        totals: pipe.totals,
+        broken_pipe,
+    })
+}
+
+/// An absolute form of `p` without requiring it to exist (its parent is resolved if it can be).
+pub fn absolute(p: &Path) -> PathBuf {
+    let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    match (
+        abs.parent().and_then(|d| d.canonicalize().ok()),
+        abs.file_name(),
+    ) {
+        (Some(dir), Some(name)) => dir.join(name),
+        _ => abs,
+    }
+}

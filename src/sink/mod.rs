@@ -1,0 +1,116 @@
+//! Destinations for encoded bytes: standard output and files. Formats are not known here.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: is a symbolic link; letrace does not write through links (remove it or pick another path)")]
+    Symlink { path: String },
+    #[error("{path}: is not a regular file; pick a file path")]
+    NotRegular { path: String },
+    #[error("{path}: belongs to uid {owner}, not to us; remove it or pick another path")]
+    Foreign { path: String, owner: u32 },
+    #[error(
+        "{path}: cannot create output file: {source} (check the directory exists and is writable)"
+    )]
+    Create { path: String, source: io::Error },
+    #[error("{path}: write failed: {source}")]
+    Write { path: String, source: io::Error },
+}
+
+/// Where one output's bytes go.
+pub enum Dest {
+    Stdout(io::Stdout),
+    File { path: String, file: File },
+}
+
+impl Dest {
+    pub fn stdout() -> Dest {
+        Dest::Stdout(io::stdout())
+    }
+
+    /// Creates (or empties) an output file with mode 0600, refusing a symlink planted at the
+    /// path, anything that is not a regular file, and a file that belongs to someone else.
+    pub fn create_file(path: &str) -> Result<Dest, Error> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open(Path::new(path))
+            .map_err(|source| match source.raw_os_error() {
+                Some(libc::ELOOP) => Error::Symlink {
+                    path: path.to_string(),
+                },
+                _ => Error::Create {
+                    path: path.to_string(),
+                    source,
+                },
+            })?;
+        let create = |source| Error::Create {
+            path: path.to_string(),
+            source,
+        };
+        let meta = file.metadata().map_err(create)?;
+        if !meta.file_type().is_file() {
+            return Err(Error::NotRegular {
+                path: path.to_string(),
+            });
+        }
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(Error::Foreign {
+                path: path.to_string(),
+                owner: meta.uid(),
+            });
+        }
+        // Truncate only after the checks, so a refused path is left as it was.
+        file.set_len(0).map_err(create)?;
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(create)?;
+        // O_NONBLOCK was only to avoid hanging on a FIFO at open; writes should block.
+        // SAFETY: plain fcntl on an fd we own.
+        unsafe {
+            use std::os::fd::AsRawFd;
+            let fd = file.as_raw_fd();
+            let fl = libc::fcntl(fd, libc::F_GETFL);
+            if fl >= 0 {
+                libc::fcntl(fd, libc::F_SETFL, fl & !libc::O_NONBLOCK);
+            }
+        }
+        Ok(Dest::File {
+            path: path.to_string(),
+            file,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Dest::Stdout(_) => "<stdout>",
+            Dest::File { path, .. } => path,
+        }
+    }
+
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), Error> {
+        let res = match self {
+            Dest::Stdout(s) => s.lock().write_all(bytes).and_then(|_| s.lock().flush()),
+            Dest::File { file, .. } => file.write_all(bytes),
+        };
+        res.map_err(|source| Error::Write {
+            path: self.name().to_string(),
+            source,
+        })
+    }
+}
+
+impl Error {
+    /// True when the reader of stdout went away (`letrace ... | head`): not a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Write { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
