@@ -84,3 +84,5 @@ fn to_tree(ev: &Event) -> serde_json::Map<String, serde_json::Value> {
     }
 }
 
+#[cfg(test)]
+mod golden;

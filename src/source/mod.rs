@@ -77,6 +77,21 @@ impl Spec {
     }
 }
 
+impl std::fmt::Display for Spec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Spec::Inotify { path, recursive } => {
+                write!(
+                    f,
+                    "inotify:{}{}",
+                    path.display(),
+                    if *recursive { ",recursive" } else { "" }
+                )
+            }
+        }
+    }
+}
+
 /// Splits trailing `,option` words that are in `known` off `arg`.
 fn split_options<'a>(arg: &'a str, known: &[&'a str]) -> (&'a str, Vec<&'a str>) {
     let mut rest = arg;
