@@ -450,3 +450,33 @@ fn kernel_queue_overflow_becomes_a_lost_event() {
     ));
     assert!(done.stderr.contains("lost (inotify"), "{}", done.stderr);
 }
+
+#[test]
+fn running_out_of_watches_names_the_sysctl() {
+    if !need_root() {
+        return;
+    }
+    let _lock = kernel_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path().join("w");
+    for i in 0..200 {
+        fs::create_dir_all(w.join(format!("d{i}"))).unwrap();
+    }
+    const KNOB: &str = "/proc/sys/fs/inotify/max_user_watches";
+    let _restore = Sysctl(KNOB, fs::read_to_string(KNOB).unwrap());
+    fs::write(KNOB, "10").unwrap();
+    let out = letrace()
+        .args(["record", "--duration", "1", "-s"])
+        .arg(format!("inotify:{},recursive", w.display()))
+        .output()
+        .unwrap();
+    drop(_restore);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("fs.inotify.max_user_watches = 10")
+            && err.contains("sysctl fs.inotify.max_user_watches="),
+        "{err}"
+    );
+}
