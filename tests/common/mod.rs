@@ -279,3 +279,24 @@ pub fn same_events_in_all_formats(
 pub fn path_bytes(ev: &serde_json::Value) -> Vec<u8> {
     letrace::text::unescape(ev["file"]["path"].as_str().unwrap_or("")).expect("valid escape")
 }
+
+/// Validates an XML output against `schema/events.xsd` with xmllint (skips without it).
+pub fn assert_valid_xml(path: &std::path::Path) {
+    if !need_tool("xmllint") {
+        return;
+    }
+    let xsd = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/events.xsd");
+    let st = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&xsd)
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}: {}",
+        path.display(),
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
