@@ -2,6 +2,7 @@
 //! on captured kernel bytes) and a thin part that owns the fd and runs on its own thread.
 
 pub mod inotify;
+pub mod route;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
@@ -13,12 +14,14 @@ use crate::pipeline::Emitter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("unknown source {0:?}: use inotify:PATH[,recursive]")]
+    #[error("unknown source {0:?}: use inotify:PATH[,recursive], route")]
     UnknownSource(String),
     #[error("source {spec:?}: {why}")]
     BadSpec { spec: String, why: String },
     #[error(transparent)]
     Inotify(#[from] inotify::Error),
+    #[error(transparent)]
+    Route(#[from] route::Error),
     #[error("cannot create the stop eventfd: {0}")]
     Stop(std::io::Error),
 }
@@ -26,7 +29,12 @@ pub enum Error {
 /// A parsed `-s` argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Spec {
-    Inotify { path: PathBuf, recursive: bool },
+    Inotify {
+        path: PathBuf,
+        recursive: bool,
+    },
+    /// `route`: rtnetlink links, addresses and routes.
+    Route,
 }
 
 impl Spec {
@@ -49,6 +57,8 @@ impl Spec {
                     recursive: opts.contains(&"recursive"),
                 })
             }
+            "route" if arg.is_empty() => Ok(Spec::Route),
+            "route" => Err(bad("takes no argument: route")),
             _ => Err(Error::UnknownSource(spec.to_string())),
         }
     }
@@ -64,6 +74,7 @@ impl Spec {
     pub fn kind(&self) -> SourceKind {
         match self {
             Spec::Inotify { .. } => SourceKind::Inotify,
+            Spec::Route => SourceKind::Route,
         }
     }
 
@@ -73,6 +84,7 @@ impl Spec {
             Spec::Inotify { path, recursive } => Ok(Box::new(inotify::InotifySource::open(
                 path, *recursive, opts,
             )?)),
+            Spec::Route => Ok(Box::new(route::RouteSource::open(opts.route_rcvbuf)?)),
         }
     }
 }
@@ -98,6 +110,8 @@ fn split_options<'a>(arg: &'a str, known: &[&'a str]) -> (&'a str, Vec<&'a str>)
 pub struct Options {
     /// letrace's own output files: never reported, or every write would make another event.
     pub ignore_paths: Vec<PathBuf>,
+    /// `--route-rcvbuf`: the route socket's receive buffer in bytes (None: the default).
+    pub route_rcvbuf: Option<usize>,
 }
 
 /// A running source: reads its fd until `stop` fires, sending events through `out`.
