@@ -30,7 +30,8 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct RecordArgs {
-    /// Source to record (repeatable): inotify:PATH[,recursive], route. Default: inotify on the
+    /// Source to record (repeatable): inotify:PATH[,recursive], route, input[:PATH].
+    /// Default: inotify on the
     /// current directory.
     #[arg(short = 's', long = "source", value_name = "SOURCE")]
     pub sources: Vec<String>,
@@ -55,6 +56,10 @@ pub struct RecordArgs {
     /// make kernel-side loss (reported as LOST, then resynced) likelier.
     #[arg(long, value_name = "BYTES")]
     pub route_rcvbuf: Option<usize>,
+    /// input: log key events without the key (KEY_PRESS etc. stay, the key name, code and
+    /// scan code go). Mouse and joystick buttons (BTN_*) are kept.
+    #[arg(long)]
+    pub input_redact: bool,
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -130,6 +135,7 @@ fn record_config(args: &RecordArgs) -> Result<record::Config> {
         queue_size: args.queue_size,
         source_options: crate::source::Options {
             route_rcvbuf: args.route_rcvbuf,
+            input_redact: args.input_redact,
             ..Default::default()
         },
     })

@@ -2,6 +2,7 @@
 //! on captured kernel bytes) and a thin part that owns the fd and runs on its own thread.
 
 pub mod inotify;
+pub mod input;
 pub mod route;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -14,7 +15,7 @@ use crate::pipeline::Emitter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("unknown source {0:?}: use inotify:PATH[,recursive], route")]
+    #[error("unknown source {0:?}: use inotify:PATH[,recursive], route, input[:PATH]")]
     UnknownSource(String),
     #[error("source {spec:?}: {why}")]
     BadSpec { spec: String, why: String },
@@ -22,6 +23,8 @@ pub enum Error {
     Inotify(#[from] inotify::Error),
     #[error(transparent)]
     Route(#[from] route::Error),
+    #[error(transparent)]
+    Input(#[from] input::Error),
     #[error("cannot create the stop eventfd: {0}")]
     Stop(std::io::Error),
 }
@@ -35,6 +38,11 @@ pub enum Spec {
     },
     /// `route`: rtnetlink links, addresses and routes.
     Route,
+    /// `input` (None: all of /dev/input, hotplug included) or `input:PATH` (a device, FIFO,
+    /// file of records, or a directory of `event*` entries).
+    Input {
+        path: Option<PathBuf>,
+    },
 }
 
 impl Spec {
@@ -59,6 +67,10 @@ impl Spec {
             }
             "route" if arg.is_empty() => Ok(Spec::Route),
             "route" => Err(bad("takes no argument: route")),
+            "input" if arg.is_empty() => Ok(Spec::Input { path: None }),
+            "input" => Ok(Spec::Input {
+                path: Some(PathBuf::from(arg)),
+            }),
             _ => Err(Error::UnknownSource(spec.to_string())),
         }
     }
@@ -75,6 +87,7 @@ impl Spec {
         match self {
             Spec::Inotify { .. } => SourceKind::Inotify,
             Spec::Route => SourceKind::Route,
+            Spec::Input { .. } => SourceKind::Input,
         }
     }
 
@@ -85,6 +98,10 @@ impl Spec {
                 path, *recursive, opts,
             )?)),
             Spec::Route => Ok(Box::new(route::RouteSource::open(opts.route_rcvbuf)?)),
+            Spec::Input { path } => Ok(Box::new(input::InputSource::open(
+                path.as_deref(),
+                opts.input_redact,
+            )?)),
         }
     }
 }
@@ -112,6 +129,8 @@ pub struct Options {
     pub ignore_paths: Vec<PathBuf>,
     /// `--route-rcvbuf`: the route socket's receive buffer in bytes (None: the default).
     pub route_rcvbuf: Option<usize>,
+    /// `--input-redact`: key events without the key.
+    pub input_redact: bool,
 }
 
 /// A running source: reads its fd until `stop` fires, sending events through `out`.
