@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::letrace;
+use common::{kernel_lock, letrace, need_root};
 use evlog::{find, output_args, read_all, Flat};
 
 const EV_SYN: u16 = 0;
@@ -262,19 +262,7 @@ fn a_directory_is_watched_for_devices_that_appear_later() {
     // Not a device name: ignored.
     mkfifo(&devdir.join("mouse0"));
     let spec = format!("input:{}", devdir.display());
-    let mut child = letrace()
-        .args(["record", "-s", &spec])
-        .args(output_args(dir.path(), "hot"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let rec_guard = Recorder(None);
-    let t0 = Instant::now();
-    while !dir.path().join("hot.csv").exists() {
-        assert!(t0.elapsed() < Duration::from_secs(10));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let rec = Recorder::start(&["-s", &spec], dir.path(), "hot");
     let ev = devdir.join("event7");
     mkfifo(&ev);
     std::thread::sleep(Duration::from_millis(200));
@@ -285,14 +273,7 @@ fn a_directory_is_watched_for_devices_that_appear_later() {
         .write_all(&session_bytes())
         .unwrap();
     std::fs::remove_file(&ev).unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    // SAFETY: kill has no memory preconditions; the pid is our child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    let status = child.wait().unwrap();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-    drop(rec_guard);
-    assert!(status.success(), "{stderr}");
+    let stderr = rec.stop();
     assert!(
         stderr.contains("no input devices in") && stderr.contains("waiting for one to appear"),
         "{stderr}"
@@ -313,4 +294,56 @@ fn a_directory_is_watched_for_devices_that_appear_later() {
     assert!(!evs
         .iter()
         .any(|e| e.get("input.device").is_some_and(|d| d.ends_with("mouse0"))));
+}
+
+/// Removes /dev/input (which this test created) when the test ends, also on failure.
+struct RemoveDir(&'static str);
+
+impl Drop for RemoveDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.0);
+    }
+}
+
+/// Plain `input` on a machine without /dev/input: letrace waits, and picks up the directory
+/// and its first device when they appear (created here as a FIFO, in the same instant, so
+/// the device is already inside when the directory watch is set).
+#[test]
+fn plain_input_waits_for_dev_input_and_its_first_device() {
+    if !need_root() {
+        return;
+    }
+    let _lock = kernel_lock();
+    if Path::new("/dev/input").exists() {
+        eprintln!("SKIP: /dev/input exists here; this test needs a machine without input devices");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rec = Recorder::start(&["-s", "input"], dir.path(), "dev");
+    let _rm = RemoveDir("/dev/input");
+    std::fs::create_dir("/dev/input").unwrap();
+    let ev = Path::new("/dev/input/event0");
+    mkfifo(ev);
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(ev)
+        .unwrap()
+        .write_all(&session_bytes())
+        .unwrap();
+    let stderr = rec.stop();
+    assert!(
+        stderr.contains("no input devices in /dev/input yet"),
+        "{stderr}"
+    );
+    let evs = read_all(dir.path(), "dev");
+    let added = find(
+        &evs,
+        0,
+        &[
+            ("type", "DEVICE_ADDED"),
+            ("input.device", "/dev/input/event0"),
+        ],
+    );
+    check_session(&evs, added + 1, "/dev/input/event0", false);
 }
