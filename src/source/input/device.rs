@@ -61,7 +61,7 @@ pub fn open(path: &Path, kind: Kind) -> io::Result<OwnedFd> {
 }
 
 /// `_IOC(_IOC_READ, 'E', nr, size)`.
-const fn eviocg(nr: u64, size: u64) -> u64 {
+pub(super) const fn eviocg(nr: u64, size: u64) -> u64 {
     (2 << 30) | (size << 16) | ((b'E' as u64) << 8) | nr
 }
 

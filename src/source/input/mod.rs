@@ -448,3 +448,38 @@ impl Source for InputSource {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Spec;
+
+    #[test]
+    fn spec_with_and_without_a_path() {
+        assert_eq!(Spec::parse("input").unwrap(), Spec::Input { path: None });
+        assert_eq!(
+            Spec::parse("input:/dev/input/event3").unwrap(),
+            Spec::Input {
+                path: Some("/dev/input/event3".into())
+            }
+        );
+    }
+
+    #[test]
+    fn probe_explains_a_machine_without_devices() {
+        if event_entries(Path::new(DEV_INPUT)).is_ok_and(|v| !v.is_empty()) {
+            return; // has devices: the answer depends on permissions
+        }
+        let why = probe().unwrap_err();
+        assert!(why.contains("no input devices"), "{why}");
+        assert!(why.contains("input:FIFO"), "{why}");
+    }
+
+    #[test]
+    fn evdev_ioctl_numbers_match_linux() {
+        // EVIOCGNAME(256), EVIOCGID, EVIOCGKEY(96) as the C macros expand on x86_64.
+        assert_eq!(device::eviocg(0x06, 256), 0x8100_4506);
+        assert_eq!(device::eviocg(0x02, 8), 0x8008_4502);
+        assert_eq!(device::eviocg(0x18, 96), 0x8060_4518);
+    }
+}

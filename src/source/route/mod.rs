@@ -179,3 +179,23 @@ impl Source for RouteSource {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::source::{Error, Spec};
+
+    #[test]
+    fn spec_takes_no_argument() {
+        assert_eq!(Spec::parse("route").unwrap(), Spec::Route);
+        assert!(matches!(
+            Spec::parse("route:eth0"),
+            Err(Error::BadSpec { .. })
+        ));
+    }
+
+    #[test]
+    fn probe_succeeds_without_privileges() {
+        // Subscribing to rtnetlink groups needs no capability.
+        assert_eq!(super::probe(), Ok(()));
+    }
+}
