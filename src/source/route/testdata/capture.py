@@ -4,8 +4,9 @@
 Run as root: python3 capture.py OUTDIR. It makes its own network namespace, subscribes to
 RTMGRP_LINK|IPV4_IFADDR|IPV6_IFADDR|IPV4_ROUTE|IPV6_ROUTE inside it, makes a veth pair, sets
 addresses, brings links up and down, adds and deletes routes, deletes the pair, and writes
-every recv() buffer, concatenated, to OUTDIR/monitor.bin. It then dumps links, addresses and
-routes (RTM_GETLINK/GETADDR/GETROUTE with NLM_F_DUMP) and writes the replies to dump.bin.
+every recv() buffer, concatenated, to OUTDIR/monitor.bin. Before deleting the IPv6 address and
+the pair it dumps links, addresses and routes (RTM_GETLINK/GETADDR/GETROUTE with NLM_F_DUMP)
+and writes the replies to dump.bin.
 """
 import os, socket, struct, subprocess, sys, time
 
