@@ -273,6 +273,21 @@ fn a_directory_is_watched_for_devices_that_appear_later() {
         .write_all(&session_bytes())
         .unwrap();
     std::fs::remove_file(&ev).unwrap();
+    // The directory goes away and comes back with another device in it.
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::remove_file(devdir.join("mouse0")).unwrap();
+    std::fs::remove_dir(&devdir).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::create_dir(&devdir).unwrap();
+    let ev8 = devdir.join("event8");
+    mkfifo(&ev8);
+    std::thread::sleep(Duration::from_millis(200));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&ev8)
+        .unwrap()
+        .write_all(&session_bytes())
+        .unwrap();
     let stderr = rec.stop();
     assert!(
         stderr.contains("no input devices in") && stderr.contains("waiting for one to appear"),
@@ -294,6 +309,13 @@ fn a_directory_is_watched_for_devices_that_appear_later() {
     assert!(!evs
         .iter()
         .any(|e| e.get("input.device").is_some_and(|d| d.ends_with("mouse0"))));
+    let dev8 = ev8.to_str().unwrap();
+    let added8 = find(
+        &evs,
+        added + 1,
+        &[("type", "DEVICE_ADDED"), ("input.device", dev8)],
+    );
+    check_session(&evs, added8 + 1, dev8, false);
 }
 
 /// Removes /dev/input (which this test created) when the test ends, also on failure.

@@ -245,10 +245,17 @@ impl InputSource {
         let mut appeared = Vec::new();
         let mut gone = Vec::new();
         let mut dir_created = false;
+        let mut dir_gone = false;
         while let Ok(events) = w.ino.read_events(&mut buf) {
             let mut any = false;
             for e in events {
                 any = true;
+                if Some(&e.wd) == w.dir_wd.as_ref() && e.mask.contains(inotify::EventMask::IGNORED)
+                {
+                    // The directory itself went away: wait for it to come back.
+                    dir_gone = true;
+                    continue;
+                }
                 let Some(name) = e.name else { continue };
                 if Some(&e.wd) != w.dir_wd.as_ref() {
                     // The parent: has the directory itself appeared?
@@ -269,6 +276,18 @@ impl InputSource {
             }
             if !any {
                 break;
+            }
+        }
+        if dir_gone {
+            w.dir_wd = None;
+            let parent = w.dir.parent().unwrap_or(Path::new("/")).to_path_buf();
+            if let Err(e) = w
+                .ino
+                .watches()
+                .add(&parent, WatchMask::CREATE | WatchMask::MOVED_TO)
+            {
+                let msg = format!("input: {} was removed and its parent cannot be watched ({e}): new devices will not be seen", shown(&w.dir));
+                out.emit(error_event(msg))?;
             }
         }
         if dir_created && w.dir_wd.is_none() {
