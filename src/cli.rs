@@ -30,7 +30,8 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct RecordArgs {
-    /// Source to record (repeatable): inotify:PATH[,recursive]. Default: inotify on the
+    /// Source to record (repeatable): inotify:PATH[,recursive], route, input[:PATH].
+    /// Default: inotify on the
     /// current directory.
     #[arg(short = 's', long = "source", value_name = "SOURCE")]
     pub sources: Vec<String>,
@@ -51,6 +52,14 @@ pub struct RecordArgs {
     /// Events that may wait between sources and outputs; beyond it, loss is counted.
     #[arg(long, value_name = "N", default_value_t = 262_144)]
     pub queue_size: usize,
+    /// route: receive buffer of the netlink socket in bytes (default 4 MiB). Smaller values
+    /// make kernel-side loss (reported as LOST, then resynced) likelier.
+    #[arg(long, value_name = "BYTES")]
+    pub route_rcvbuf: Option<usize>,
+    /// input: log key events without the key (KEY_PRESS etc. stay, the key name, code and
+    /// scan code go). Mouse and joystick buttons (BTN_*) are kept.
+    #[arg(long)]
+    pub input_redact: bool,
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -115,5 +124,10 @@ fn record_config(args: &RecordArgs) -> Result<record::Config> {
         duration,
         count: args.count,
         queue_size: args.queue_size,
+        source_options: crate::source::Options {
+            route_rcvbuf: args.route_rcvbuf,
+            input_redact: args.input_redact,
+            ..Default::default()
+        },
     })
 }

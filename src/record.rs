@@ -50,6 +50,8 @@ pub struct Config {
     pub duration: Option<Duration>,
     pub count: Option<u64>,
     pub queue_size: usize,
+    /// Source settings from the command line; `run` adds the output paths to ignore.
+    pub source_options: source::Options,
 }
 
 /// How the run ended.
@@ -63,7 +65,7 @@ pub struct Outcome {
 const TICK: Duration = Duration::from_millis(100);
 
 pub fn run(cfg: &Config) -> Result<Outcome, Error> {
-    let mut opts = source::Options::default();
+    let mut opts = cfg.source_options.clone();
     for (_, t) in &cfg.outputs {
         if let Target::File(p) = t {
             opts.ignore_paths.push(absolute(Path::new(p)));

@@ -2,6 +2,8 @@
 //! on captured kernel bytes) and a thin part that owns the fd and runs on its own thread.
 
 pub mod inotify;
+pub mod input;
+pub mod route;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
@@ -13,12 +15,16 @@ use crate::pipeline::Emitter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("unknown source {0:?}: use inotify:PATH[,recursive]")]
+    #[error("unknown source {0:?}: use inotify:PATH[,recursive], route, input[:PATH]")]
     UnknownSource(String),
     #[error("source {spec:?}: {why}")]
     BadSpec { spec: String, why: String },
     #[error(transparent)]
     Inotify(#[from] inotify::Error),
+    #[error(transparent)]
+    Route(#[from] route::Error),
+    #[error(transparent)]
+    Input(#[from] input::Error),
     #[error("cannot create the stop eventfd: {0}")]
     Stop(std::io::Error),
 }
@@ -26,7 +32,17 @@ pub enum Error {
 /// A parsed `-s` argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Spec {
-    Inotify { path: PathBuf, recursive: bool },
+    Inotify {
+        path: PathBuf,
+        recursive: bool,
+    },
+    /// `route`: rtnetlink links, addresses and routes.
+    Route,
+    /// `input` (None: all of /dev/input, hotplug included) or `input:PATH` (a device, FIFO,
+    /// file of records, or a directory of `event*` entries).
+    Input {
+        path: Option<PathBuf>,
+    },
 }
 
 impl Spec {
@@ -49,6 +65,12 @@ impl Spec {
                     recursive: opts.contains(&"recursive"),
                 })
             }
+            "route" if arg.is_empty() => Ok(Spec::Route),
+            "route" => Err(bad("takes no argument: route")),
+            "input" if arg.is_empty() => Ok(Spec::Input { path: None }),
+            "input" => Ok(Spec::Input {
+                path: Some(PathBuf::from(arg)),
+            }),
             _ => Err(Error::UnknownSource(spec.to_string())),
         }
     }
@@ -64,6 +86,8 @@ impl Spec {
     pub fn kind(&self) -> SourceKind {
         match self {
             Spec::Inotify { .. } => SourceKind::Inotify,
+            Spec::Route => SourceKind::Route,
+            Spec::Input { .. } => SourceKind::Input,
         }
     }
 
@@ -72,6 +96,11 @@ impl Spec {
         match self {
             Spec::Inotify { path, recursive } => Ok(Box::new(inotify::InotifySource::open(
                 path, *recursive, opts,
+            )?)),
+            Spec::Route => Ok(Box::new(route::RouteSource::open(opts.route_rcvbuf)?)),
+            Spec::Input { path } => Ok(Box::new(input::InputSource::open(
+                path.as_deref(),
+                opts.input_redact,
             )?)),
         }
     }
@@ -88,6 +117,9 @@ impl std::fmt::Display for Spec {
                     if *recursive { ",recursive" } else { "" }
                 )
             }
+            Spec::Route => f.write_str("route"),
+            Spec::Input { path: None } => f.write_str("input"),
+            Spec::Input { path: Some(p) } => write!(f, "input:{}", p.display()),
         }
     }
 }
@@ -113,6 +145,10 @@ fn split_options<'a>(arg: &'a str, known: &[&'a str]) -> (&'a str, Vec<&'a str>)
 pub struct Options {
     /// letrace's own output files: never reported, or every write would make another event.
     pub ignore_paths: Vec<PathBuf>,
+    /// `--route-rcvbuf`: the route socket's receive buffer in bytes (None: the default).
+    pub route_rcvbuf: Option<usize>,
+    /// `--input-redact`: key events without the key.
+    pub input_redact: bool,
 }
 
 /// A running source: reads its fd until `stop` fires, sending events through `out`.
