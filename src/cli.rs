@@ -26,12 +26,14 @@ pub struct Cli {
 pub enum Command {
     /// Record events from kernel sources into one or more outputs.
     Record(RecordArgs),
+    /// Check which sources can run here, and if not, why and what to do.
+    Doctor,
 }
 
 #[derive(Args, Debug)]
 pub struct RecordArgs {
-    /// Source to record (repeatable): inotify:PATH[,recursive]. Default: inotify on the
-    /// current directory.
+    /// Source to record (repeatable): inotify:PATH[,recursive], fanotify:PATH, epoll:PATH.
+    /// Default: inotify on the current directory.
     #[arg(short = 's', long = "source", value_name = "SOURCE")]
     pub sources: Vec<String>,
     /// Output file (repeatable); the format comes from the extension (.jsonl/.json, .xml,
@@ -51,11 +53,19 @@ pub struct RecordArgs {
     /// Events that may wait between sources and outputs; beyond it, loss is counted.
     #[arg(long, value_name = "N", default_value_t = 262_144)]
     pub queue_size: usize,
+    /// Skip sources that cannot run here (warning on stderr and a `letrace` event) instead
+    /// of failing.
+    #[arg(long)]
+    pub best_effort: bool,
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Record(args) => record_cmd(args),
+        Command::Doctor => {
+            print!("{}", crate::doctor::table(&crate::doctor::all()));
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -124,5 +134,6 @@ fn record_config(args: &RecordArgs) -> Result<record::Config> {
         duration,
         count: args.count,
         queue_size: args.queue_size,
+        best_effort: args.best_effort,
     })
 }

@@ -32,6 +32,10 @@ pub enum Error {
     Signal(std::io::Error),
     #[error("cannot start a thread for source {0}: {1}")]
     Thread(SourceKind, std::io::Error),
+    #[error("source {kind} cannot run here: {reason} (see `letrace doctor`; --best-effort runs the other sources)")]
+    CannotRun { kind: SourceKind, reason: String },
+    #[error("no source could start (--best-effort skipped them all; see the warnings above)")]
+    NoSource,
 }
 
 /// Where one output goes.
@@ -50,6 +54,9 @@ pub struct Config {
     pub duration: Option<Duration>,
     pub count: Option<u64>,
     pub queue_size: usize,
+    /// A source that cannot run is skipped with a warning (and a `letrace` event) instead of
+    /// failing the run.
+    pub best_effort: bool,
 }
 
 /// How the run ended.
@@ -71,8 +78,19 @@ pub fn run(cfg: &Config) -> Result<Outcome, Error> {
     }
     // Sources first: a bad source spec must not truncate existing output files.
     let mut opened = Vec::new();
+    let mut skipped = Vec::new();
     for spec in &cfg.sources {
-        opened.push(spec.open(&opts)?);
+        match open_checked(spec, &opts) {
+            Ok(src) => opened.push(src),
+            Err(e) if cfg.best_effort => {
+                eprintln!("letrace: warning: {e}; continuing without it (--best-effort)");
+                skipped.push(skipped_event(spec.kind(), &e));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if opened.is_empty() && !cfg.sources.is_empty() {
+        return Err(Error::NoSource);
     }
     let mut outputs = Vec::new();
     for (format, target) in &cfg.outputs {
@@ -111,6 +129,9 @@ pub fn run(cfg: &Config) -> Result<Outcome, Error> {
     drop(tx);
 
     let mut pipe = Pipeline::new(outputs, &crate::sys::hostname());
+    for ev in skipped {
+        pipe.handle(ev)?;
+    }
     let deadline = cfg.duration.map(|d| Instant::now() + d);
     let mut stopping = false;
     let mut discard = false;
@@ -205,6 +226,31 @@ pub fn run(cfg: &Config) -> Result<Outcome, Error> {
         totals: pipe.totals,
         broken_pipe,
     })
+}
+
+/// Opens a source after its doctor probe: a source that cannot run here fails with the
+/// probe's reason, not with whatever its first syscall happens to say.
+fn open_checked(spec: &Spec, opts: &source::Options) -> Result<Box<dyn source::Source>, Error> {
+    let probe = crate::doctor::probe(spec.kind());
+    if probe.status == crate::doctor::Status::No {
+        return Err(Error::CannotRun {
+            kind: spec.kind(),
+            reason: probe.reason(),
+        });
+    }
+    Ok(spec.open(opts)?)
+}
+
+/// The `letrace` event that says a source was skipped under --best-effort.
+fn skipped_event(kind: SourceKind, err: &Error) -> crate::event::Event {
+    let mut ev = crate::event::Event::new(SourceKind::Letrace, "SOURCE_SKIPPED");
+    ev.extra.insert(
+        "letrace",
+        crate::event::Map::new()
+            .with("skipped_source", kind.as_str())
+            .with("reason", err.to_string()),
+    );
+    ev
 }
 
 /// An absolute form of `p` without requiring it to exist (its parent is resolved if it can be).

@@ -1,6 +1,8 @@
 //! Sources: one module per kernel interface. Each has a pure decoder (bytes -> events, tested
 //! on captured kernel bytes) and a thin part that owns the fd and runs on its own thread.
 
+pub mod epoll;
+pub mod fanotify;
 pub mod inotify;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -13,12 +15,16 @@ use crate::pipeline::Emitter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("unknown source {0:?}: use inotify:PATH[,recursive]")]
+    #[error("unknown source {0:?}: use inotify:PATH[,recursive], fanotify:PATH or epoll:PATH")]
     UnknownSource(String),
     #[error("source {spec:?}: {why}")]
     BadSpec { spec: String, why: String },
     #[error(transparent)]
     Inotify(#[from] inotify::Error),
+    #[error(transparent)]
+    Fanotify(#[from] fanotify::Error),
+    #[error(transparent)]
+    Epoll(#[from] epoll::Error),
     #[error("cannot create the stop eventfd: {0}")]
     Stop(std::io::Error),
 }
@@ -27,6 +33,8 @@ pub enum Error {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Spec {
     Inotify { path: PathBuf, recursive: bool },
+    Fanotify { path: PathBuf },
+    Epoll { path: PathBuf },
 }
 
 impl Spec {
@@ -49,6 +57,17 @@ impl Spec {
                     recursive: opts.contains(&"recursive"),
                 })
             }
+            "fanotify" | "epoll" => {
+                if arg.is_empty() {
+                    return Err(bad(&format!("needs a path: {name}:PATH")));
+                }
+                let path = PathBuf::from(arg);
+                Ok(if name == "fanotify" {
+                    Spec::Fanotify { path }
+                } else {
+                    Spec::Epoll { path }
+                })
+            }
             _ => Err(Error::UnknownSource(spec.to_string())),
         }
     }
@@ -64,6 +83,8 @@ impl Spec {
     pub fn kind(&self) -> SourceKind {
         match self {
             Spec::Inotify { .. } => SourceKind::Inotify,
+            Spec::Fanotify { .. } => SourceKind::Fanotify,
+            Spec::Epoll { .. } => SourceKind::Epoll,
         }
     }
 
@@ -73,6 +94,8 @@ impl Spec {
             Spec::Inotify { path, recursive } => Ok(Box::new(inotify::InotifySource::open(
                 path, *recursive, opts,
             )?)),
+            Spec::Fanotify { path } => Ok(Box::new(fanotify::FanotifySource::open(path, opts)?)),
+            Spec::Epoll { path } => Ok(Box::new(epoll::EpollSource::open(path, opts)?)),
         }
     }
 }

@@ -300,3 +300,33 @@ impl Source for InotifySource {
         }
     }
 }
+
+/// `letrace doctor`: can an inotify instance be created, and how far do the limits go?
+pub fn probe() -> crate::doctor::Probe {
+    use crate::doctor::{Probe, Status};
+    let limits = format!(
+        "fs.inotify.max_user_watches={}, max_user_instances={}",
+        watch_limit(),
+        std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances")
+            .map_or_else(|_| "?".into(), |s| s.trim().to_string())
+    );
+    match Inotify::init() {
+        Ok(_) => Probe::new(
+            SourceKind::Inotify,
+            Status::Ok,
+            format!("inotify works; {limits}"),
+        ),
+        Err(e) if e.raw_os_error() == Some(libc::EMFILE) => Probe::new(
+            SourceKind::Inotify,
+            Status::No,
+            format!("inotify_init: {e}; {limits}"),
+        )
+        .fix("raise it: sysctl fs.inotify.max_user_instances=1024"),
+        Err(e) => Probe::new(
+            SourceKind::Inotify,
+            Status::No,
+            format!("inotify_init: {e}"),
+        )
+        .fix("use a kernel built with CONFIG_INOTIFY_USER=y"),
+    }
+}
