@@ -32,7 +32,7 @@ pub enum Error {
     Signal(std::io::Error),
     #[error("cannot start a thread for source {0}: {1}")]
     Thread(SourceKind, std::io::Error),
-    #[error("source {kind} cannot run here: {reason} (see `letrace doctor`; --best-effort runs the other sources)")]
+    #[error("source {kind} cannot run here: {reason} (see `letrace doctor`; add --best-effort to run the other sources without it)")]
     CannotRun { kind: SourceKind, reason: String },
     #[error("no source could start (--best-effort skipped them all; see the warnings above)")]
     NoSource,
@@ -83,8 +83,15 @@ pub fn run(cfg: &Config) -> Result<Outcome, Error> {
         match open_checked(spec, &opts) {
             Ok(src) => opened.push(src),
             Err(e) if cfg.best_effort => {
-                eprintln!("letrace: warning: {e}; continuing without it (--best-effort)");
-                skipped.push(skipped_event(spec.kind(), &e));
+                let why = match &e {
+                    Error::CannotRun { reason, .. } => reason.clone(),
+                    other => other.to_string(),
+                };
+                eprintln!(
+                    "letrace: warning: skipping source {} (--best-effort): {why}",
+                    spec.kind()
+                );
+                skipped.push(skipped_event(spec.kind(), why));
             }
             Err(e) => return Err(e),
         }
@@ -242,13 +249,13 @@ fn open_checked(spec: &Spec, opts: &source::Options) -> Result<Box<dyn source::S
 }
 
 /// The `letrace` event that says a source was skipped under --best-effort.
-fn skipped_event(kind: SourceKind, err: &Error) -> crate::event::Event {
+fn skipped_event(kind: SourceKind, why: String) -> crate::event::Event {
     let mut ev = crate::event::Event::new(SourceKind::Letrace, "SOURCE_SKIPPED");
     ev.extra.insert(
         "letrace",
         crate::event::Map::new()
             .with("skipped_source", kind.as_str())
-            .with("reason", err.to_string()),
+            .with("reason", why),
     );
     ev
 }

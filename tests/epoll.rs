@@ -74,27 +74,52 @@ fn epoll_fifo_reports_data_and_hangup_reopens_and_does_not_spin() {
     let used = cpu_ticks(rec.pid()) - before;
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    assert!(used * 10 < hz * 2, "letrace used {used} ticks in 2 s after the writer left");
+    assert!(
+        used * 10 < hz * 2,
+        "letrace used {used} ticks in 2 s after the writer left"
+    );
     // The reopened FIFO sees the next writer.
     let mut w = open_writer(&fifo);
     w.write_all(b"abc").unwrap();
     rec.wait_for("\"bytes_read\":3", || {});
     drop(w);
-    wait_until("second EPOLLHUP", || rec.jsonl().matches("EPOLLHUP").count() >= 2);
+    wait_until("second EPOLLHUP", || {
+        rec.jsonl().matches("EPOLLHUP").count() >= 2
+    });
     let err = rec.stop();
     let evs = rec.events();
     let path = fifo.display().to_string();
-    let base = [("source", "epoll"), ("file.path", path.as_str()), ("file.type", "fifo")];
+    let base = [
+        ("source", "epoll"),
+        ("file.path", path.as_str()),
+        ("file.type", "fifo"),
+    ];
     let with = |extra: &[(&'static str, &'static str)]| {
         let mut v = base.to_vec();
         v.extend_from_slice(extra);
         find(&evs, &v).len()
     };
-    assert_eq!(with(&[("type", "EPOLLIN"), ("epoll.bytes_read", "5")]), 1, "{err} {evs:#?}");
-    assert_eq!(with(&[("type", "EPOLLIN"), ("epoll.bytes_read", "3")]), 1, "{evs:#?}");
-    assert_eq!(with(&[("type", "EPOLLHUP"), ("epoll.action", "reopened")]), 2, "{evs:#?}");
+    assert_eq!(
+        with(&[("type", "EPOLLIN"), ("epoll.bytes_read", "5")]),
+        1,
+        "{err} {evs:#?}"
+    );
+    assert_eq!(
+        with(&[("type", "EPOLLIN"), ("epoll.bytes_read", "3")]),
+        1,
+        "{evs:#?}"
+    );
+    assert_eq!(
+        with(&[("type", "EPOLLHUP"), ("epoll.action", "reopened")]),
+        2,
+        "{evs:#?}"
+    );
     // No other event types, and no repeats while the writer was away.
-    assert!(evs.iter().all(|e| e["type"] == "EPOLLIN" || e["type"] == "EPOLLHUP"), "{evs:#?}");
+    assert!(
+        evs.iter()
+            .all(|e| e["type"] == "EPOLLIN" || e["type"] == "EPOLLHUP"),
+        "{evs:#?}"
+    );
     assert!(evs.len() <= 6, "{evs:#?}");
 }
 
@@ -113,7 +138,9 @@ fn epoll_unix_socket_connects_as_client_and_reports_out_in_hangup_and_reconnect(
     rec.wait_for("EPOLLHUP", || {});
     // letrace reconnects (once a second) and sees the socket writable again.
     let (conn2, _) = listener.accept().unwrap();
-    wait_until("second EPOLLOUT", || rec.jsonl().matches("EPOLLOUT").count() >= 2);
+    wait_until("second EPOLLOUT", || {
+        rec.jsonl().matches("EPOLLOUT").count() >= 2
+    });
     let _ = rec.stop();
     drop(conn2);
     let evs = rec.events();
@@ -141,7 +168,10 @@ fn epoll_regular_file_and_missing_path_are_one_line_errors() {
     fs::write(&f, b"x").unwrap();
     for (spec, want) in [
         (format!("epoll:{}", f.display()), "always ready"),
-        ("epoll:/nonexistent/fifo".to_string(), "no such file or directory"),
+        (
+            "epoll:/nonexistent/fifo".to_string(),
+            "no such file or directory",
+        ),
     ] {
         let o = common::letrace()
             .args(["record", "-s", &spec, "--duration", "1"])
