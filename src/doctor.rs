@@ -272,7 +272,7 @@ fn bpf_probe() -> Probe {
     Probe::new(
         k,
         Status::Ok,
-        "bpf() works, BTF present, ring buffers available (tracepoints only: this kernel has no kprobe/fentry/LSM)",
+        "bpf() works, BTF present, ring buffer maps can be created",
     )
 }
 
