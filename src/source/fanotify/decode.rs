@@ -62,13 +62,23 @@ pub struct Fid<'a> {
 impl Fid<'_> {
     /// A key that identifies the object within this run (fsid, handle type, handle bytes).
     pub fn key(&self) -> Vec<u8> {
-        let mut k = Vec::with_capacity(12 + self.handle.len());
-        k.extend_from_slice(&self.fsid);
-        k.extend_from_slice(&self.handle_type.to_ne_bytes());
-        k.extend_from_slice(self.handle);
-        k
+        let mut buf = [0u8; KEY_MAX];
+        self.key_in(&mut buf).to_vec()
+    }
+
+    /// The same key written into `buf` (no allocation, for lookups). Handles longer than
+    /// MAX_HANDLE_SZ (128) do not exist; they would be cut, never overrun.
+    pub fn key_in<'b>(&self, buf: &'b mut [u8; KEY_MAX]) -> &'b [u8] {
+        buf[..8].copy_from_slice(&self.fsid);
+        buf[8..12].copy_from_slice(&self.handle_type.to_ne_bytes());
+        let n = self.handle.len().min(KEY_MAX - 12);
+        buf[12..12 + n].copy_from_slice(&self.handle[..n]);
+        &buf[..12 + n]
     }
 }
+
+/// Room for a cache key: fsid (8), handle type (4), MAX_HANDLE_SZ (128) bytes of handle.
+pub const KEY_MAX: usize = 8 + 4 + 128;
 
 /// One info record after the metadata.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -299,7 +309,7 @@ pub struct Resolved {
 
 /// Builds the events for one record: one per event bit (the kernel merges events on one
 /// object into one record), all carrying the raw mask.
-pub fn to_events(raw: &RawEvent<'_>, res: &Resolved, time: Timestamp) -> Vec<Event> {
+pub fn to_events(raw: &RawEvent<'_>, res: Resolved, time: Timestamp) -> Vec<Event> {
     if raw.mask & FAN_Q_OVERFLOW != 0 {
         // The kernel does not say how many it dropped: at least one.
         let mut ev = Event::lost(SourceKind::Fanotify, 1, false, "FAN_Q_OVERFLOW");
@@ -308,7 +318,8 @@ pub fn to_events(raw: &RawEvent<'_>, res: &Resolved, time: Timestamp) -> Vec<Eve
             .insert("fanotify", Map::new().with("mask", raw.mask));
         return vec![ev];
     }
-    let mut raw_map = Map::new().with("mask", raw.mask);
+    let mut raw_map = Map(Vec::with_capacity(8));
+    raw_map.insert("mask", raw.mask);
     if let Some(f) = raw.fid(FidKind::Dir).or(raw.fid(FidKind::NewDir)) {
         if let Some(n) = f.name {
             raw_map.insert("name", Bytes(n.to_vec()));
@@ -339,27 +350,43 @@ pub fn to_events(raw: &RawEvent<'_>, res: &Resolved, time: Timestamp) -> Vec<Eve
     if res.path.is_none() {
         raw_map.insert("path_unknown", true);
     }
-    let file = res.path.as_ref().map(|p| {
+    let Resolved {
+        path,
+        old_path,
+        process,
+    } = res;
+    let file = path.map(|p| {
         let mut extra = Map::new();
-        if let Some(old) = &res.old_path {
-            extra.insert("old_path", Bytes(old.clone()));
+        if let Some(old) = old_path {
+            extra.insert("old_path", Bytes(old));
         }
         FileInfo {
-            path: Bytes(p.clone()),
+            path: Bytes(p),
             kind: (raw.mask & FAN_ONDIR != 0).then_some("dir"),
             extra,
         }
     });
-    let mut out = Vec::with_capacity(1);
-    for &(bit, name) in &NAMES {
-        if raw.mask & bit == 0 {
-            continue;
-        }
+    let n = NAMES.iter().filter(|(bit, _)| raw.mask & bit != 0).count();
+    let mut out = Vec::with_capacity(n);
+    let mut file = file.map(Box::new);
+    let mut process = Some(Box::new(process));
+    let mut raw_map = Some(raw_map);
+    let names = NAMES.iter().filter(|(bit, _)| raw.mask & bit != 0);
+    for (i, &(_, name)) in names.enumerate() {
         let mut ev = Event::new(SourceKind::Fanotify, name);
         ev.time = time;
-        ev.process = Some(Box::new(res.process.clone()));
-        ev.file = file.clone().map(Box::new);
-        ev.extra.insert("fanotify", raw_map.clone());
+        // The last event takes the parts, the others get copies: most records have one bit.
+        if i + 1 == n {
+            ev.process = process.take();
+            ev.file = file.take();
+            ev.extra
+                .insert("fanotify", raw_map.take().unwrap_or_default());
+        } else {
+            ev.process = process.clone();
+            ev.file = file.clone();
+            ev.extra
+                .insert("fanotify", raw_map.clone().unwrap_or_default());
+        }
         out.push(ev);
     }
     out
@@ -500,7 +527,7 @@ mod tests {
     fn merged_records_become_one_event_per_bit_in_life_order() {
         let recs = all();
         let t = Timestamp { secs: 1, nanos: 2 };
-        let evs = to_events(&recs[1], &res("/w/sub/f"), t);
+        let evs = to_events(&recs[1], res("/w/sub/f"), t);
         let kinds: Vec<&str> = evs.iter().map(|e| &*e.kind).collect();
         assert_eq!(
             kinds,
@@ -522,7 +549,7 @@ mod tests {
         assert_eq!(m.get("dir_handle"), Some(&hex(SUB).into()));
         assert_eq!(m.get("handle"), Some(&hex(F).into()));
         // a directory event is typed dir
-        let evs = to_events(&recs[0], &res("/w/sub"), t);
+        let evs = to_events(&recs[0], res("/w/sub"), t);
         assert_eq!(
             (&*evs[0].kind, evs[0].file.as_ref().unwrap().kind),
             ("FAN_CREATE", Some("dir"))
@@ -534,7 +561,7 @@ mod tests {
         let recs = all();
         let mut r = res("/w/sub/g");
         r.old_path = Some(b"/w/sub/f".to_vec());
-        let evs = to_events(&recs[4], &r, Timestamp::default());
+        let evs = to_events(&recs[4], r, Timestamp::default());
         assert_eq!(evs.len(), 1);
         let f = evs[0].file.as_ref().unwrap();
         assert_eq!(f.path.as_slice(), b"/w/sub/g");
@@ -542,7 +569,7 @@ mod tests {
             f.extra.get("old_path"),
             Some(&Bytes(b"/w/sub/f".to_vec()).into())
         );
-        let evs = to_events(&recs[6], &Resolved::default(), Timestamp::default());
+        let evs = to_events(&recs[6], Resolved::default(), Timestamp::default());
         assert_eq!(evs.len(), 2);
         assert!(evs[1].file.is_none());
         let Some(crate::event::Value::Map(m)) = evs[1].extra.get("fanotify") else {
@@ -559,7 +586,7 @@ mod tests {
             pid: 0,
             infos: vec![],
         };
-        let evs = to_events(&raw, &Resolved::default(), Timestamp::default());
+        let evs = to_events(&raw, Resolved::default(), Timestamp::default());
         assert_eq!(evs.len(), 1);
         assert_eq!((&*evs[0].kind, evs[0].lost), ("LOST", Some(1)));
         assert_eq!(evs[0].source, SourceKind::Fanotify);

@@ -217,7 +217,7 @@ impl FanotifySource {
         if raw.mask & FAN_Q_OVERFLOW != 0 {
             // Renames may be among the lost events: cached paths may no longer hold.
             self.handles.clear();
-            for ev in decode::to_events(raw, &Resolved::default(), now) {
+            for ev in decode::to_events(raw, Resolved::default(), now) {
                 out.emit(ev)?;
             }
             return Ok(());
@@ -249,7 +249,7 @@ impl FanotifySource {
             old_path,
             process,
         };
-        for ev in decode::to_events(raw, &res, now) {
+        for ev in decode::to_events(raw, res, now) {
             out.emit(ev)?;
         }
         Ok(())
@@ -264,7 +264,7 @@ impl FanotifySource {
             let at = |h: &mut Handles, k| {
                 raw.fid(k).and_then(|f| {
                     h.resolve(f)
-                        .map(|d| decode::join(&d, f.name.unwrap_or_default()))
+                        .map(|d| decode::join(d, f.name.unwrap_or_default()))
                 })
             };
             let old = at(&mut self.handles, FidKind::OldDir);
@@ -283,8 +283,8 @@ impl FanotifySource {
             Some(d) => self
                 .handles
                 .resolve(d)
-                .map(|dir| decode::join(&dir, d.name.unwrap_or_default())),
-            None => obj.and_then(|f| self.handles.resolve(f)),
+                .map(|dir| decode::join(dir, d.name.unwrap_or_default())),
+            None => obj.and_then(|f| self.handles.resolve(f).map(<[u8]>::to_vec)),
         };
         if let (Some(f), Some(p)) = (obj, &path) {
             if raw.fid(FidKind::Dir).is_some() {

@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use super::decode::Fid;
+use super::decode::{Fid, KEY_MAX};
 use crate::event::{Bytes, Process};
 
 /// Cached handles beyond this are dropped wholesale (and re-resolved from the kernel):
@@ -46,19 +46,24 @@ impl Handles {
     }
 
     /// The path of the object `fid` names, or None if it no longer exists.
-    pub fn resolve(&mut self, fid: &Fid<'_>) -> Option<Vec<u8>> {
-        let key = fid.key();
-        if let Some(p) = self.cache.get(&key) {
-            return Some(p.clone());
+    pub fn resolve(&mut self, fid: &Fid<'_>) -> Option<&[u8]> {
+        let mut buf = [0u8; KEY_MAX];
+        let key = fid.key_in(&mut buf);
+        if !self.cache.contains_key(key) {
+            let p = self.open_path(fid)?;
+            self.insert(key.to_vec(), p);
         }
-        let p = self.open_path(fid)?;
-        self.insert(key, p.clone());
-        Some(p)
+        self.cache.get(key).map(Vec::as_slice)
     }
 
     /// Records that `fid` is at `path` (a record told us, no syscall needed).
     pub fn remember(&mut self, fid: &Fid<'_>, path: &[u8]) {
-        self.insert(fid.key(), path.to_vec());
+        let mut buf = [0u8; KEY_MAX];
+        let key = fid.key_in(&mut buf);
+        if self.cache.get(key).is_some_and(|p| p == path) {
+            return;
+        }
+        self.insert(key.to_vec(), path.to_vec());
     }
 
     /// A directory moved: every cached path at or below `old` moves with it.
@@ -203,8 +208,8 @@ fn lookup(pid: i32, pidfd: Option<&OwnedFd>, have_pidfd: bool) -> Process {
         p.extra.insert("unknown", "exited");
         return p;
     }
-    let comm = std::fs::read(format!("/proc/{pid}/comm")).ok();
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+    let comm = read_proc(pid, b"comm", false);
+    let exe = read_proc(pid, b"exe", true);
     // The pidfd pins the process that acted: if it is gone now, /proc/PID may already be
     // another process with the same number.
     let alive = pidfd.is_none_or(|fd| {
@@ -227,7 +232,7 @@ fn lookup(pid: i32, pidfd: Option<&OwnedFd>, have_pidfd: bool) -> Process {
             }
             p.comm = Some(Bytes(c));
             match exe {
-                Some(e) => p.exe = Some(Bytes::from(e.as_path())),
+                Some(e) => p.exe = Some(Bytes(e)),
                 // Kernel threads and zombies have no exe.
                 None => {
                     p.extra.insert("exe_unknown", true);
@@ -239,4 +244,37 @@ fn lookup(pid: i32, pidfd: Option<&OwnedFd>, have_pidfd: bool) -> Process {
         }
     }
     p
+}
+
+/// `/proc/PID/<name>`: the file's content, or with `link` the symlink's target. Stack
+/// buffers and raw syscalls: this runs for every process seen, on the hot path.
+fn read_proc(pid: i32, name: &[u8], link: bool) -> Option<Vec<u8>> {
+    use std::io::Write as _;
+    let mut path = [0u8; 40];
+    let mut w = &mut path[..];
+    write!(w, "/proc/{pid}/").ok()?;
+    let used = 40 - w.len();
+    let end = used + name.len();
+    if end >= path.len() {
+        return None;
+    }
+    path[used..end].copy_from_slice(name);
+    path[end] = 0;
+    let mut buf = [0u8; 4096];
+    let n = if link {
+        // SAFETY: path is NUL-terminated; buf is valid for its length.
+        unsafe { libc::readlink(path.as_ptr().cast(), buf.as_mut_ptr().cast(), buf.len()) }
+    } else {
+        // SAFETY: as above; the fd is closed before returning.
+        unsafe {
+            let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return None;
+            }
+            let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+            libc::close(fd);
+            n
+        }
+    };
+    (n >= 0).then(|| buf[..n as usize].to_vec())
 }
