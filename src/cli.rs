@@ -26,13 +26,14 @@ pub struct Cli {
 pub enum Command {
     /// Record events from kernel sources into one or more outputs.
     Record(RecordArgs),
+    /// Check which sources can run here, and if not, why and what to do.
+    Doctor,
 }
 
 #[derive(Args, Debug)]
 pub struct RecordArgs {
-    /// Source to record (repeatable): inotify:PATH[,recursive], route, input[:PATH].
-    /// Default: inotify on the
-    /// current directory.
+    /// Source to record (repeatable): inotify:PATH[,recursive], fanotify:PATH, epoll:PATH,
+    /// route, input[:PATH]. Default: inotify on the current directory.
     #[arg(short = 's', long = "source", value_name = "SOURCE")]
     pub sources: Vec<String>,
     /// Output file (repeatable); the format comes from the extension (.jsonl/.json, .xml,
@@ -60,11 +61,19 @@ pub struct RecordArgs {
     /// scan code go). Mouse and joystick buttons (BTN_*) are kept.
     #[arg(long)]
     pub input_redact: bool,
+    /// Skip sources that cannot run here (warning on stderr and a `letrace` event) instead
+    /// of failing.
+    #[arg(long)]
+    pub best_effort: bool,
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Record(args) => record_cmd(args),
+        Command::Doctor => {
+            print!("{}", crate::doctor::table(&crate::doctor::all()));
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -129,5 +138,6 @@ fn record_config(args: &RecordArgs) -> Result<record::Config> {
             input_redact: args.input_redact,
             ..Default::default()
         },
+        best_effort: args.best_effort,
     })
 }

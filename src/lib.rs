@@ -3,6 +3,7 @@
 //! them through [`encode`]rs to [`sink`]s.
 
 pub mod cli;
+pub mod doctor;
 pub mod encode;
 pub mod event;
 pub mod pipeline;

@@ -32,6 +32,10 @@ pub enum Error {
     Signal(std::io::Error),
     #[error("cannot start a thread for source {0}: {1}")]
     Thread(SourceKind, std::io::Error),
+    #[error("source {kind} cannot run here: {reason} (see `letrace doctor`; add --best-effort to run the other sources without it)")]
+    CannotRun { kind: SourceKind, reason: String },
+    #[error("no source could start (--best-effort skipped them all; see the warnings above)")]
+    NoSource,
 }
 
 /// Where one output goes.
@@ -52,6 +56,9 @@ pub struct Config {
     pub queue_size: usize,
     /// Source settings from the command line; `run` adds the output paths to ignore.
     pub source_options: source::Options,
+    /// A source that cannot run is skipped with a warning (and a `letrace` event) instead of
+    /// failing the run.
+    pub best_effort: bool,
 }
 
 /// How the run ended.
@@ -73,8 +80,26 @@ pub fn run(cfg: &Config) -> Result<Outcome, Error> {
     }
     // Sources first: a bad source spec must not truncate existing output files.
     let mut opened = Vec::new();
+    let mut skipped = Vec::new();
     for spec in &cfg.sources {
-        opened.push(spec.open(&opts)?);
+        match open_checked(spec, &opts) {
+            Ok(src) => opened.push(src),
+            Err(e) if cfg.best_effort => {
+                let why = match &e {
+                    Error::CannotRun { reason, .. } => reason.clone(),
+                    other => other.to_string(),
+                };
+                eprintln!(
+                    "letrace: warning: skipping source {} (--best-effort): {why}",
+                    spec.kind()
+                );
+                skipped.push(skipped_event(spec.kind(), why));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if opened.is_empty() && !cfg.sources.is_empty() {
+        return Err(Error::NoSource);
     }
     let mut outputs = Vec::new();
     for (format, target) in &cfg.outputs {
@@ -131,6 +156,9 @@ pub fn run(cfg: &Config) -> Result<Outcome, Error> {
     );
 
     let mut pipe = Pipeline::new(outputs, &crate::sys::hostname());
+    for ev in skipped {
+        pipe.handle(ev)?;
+    }
     let deadline = cfg.duration.map(|d| Instant::now() + d);
     let mut stopping = false;
     let mut discard = false;
@@ -225,6 +253,31 @@ pub fn run(cfg: &Config) -> Result<Outcome, Error> {
         totals: pipe.totals,
         broken_pipe,
     })
+}
+
+/// Opens a source after its doctor probe: a source that cannot run here fails with the
+/// probe's reason, not with whatever its first syscall happens to say.
+fn open_checked(spec: &Spec, opts: &source::Options) -> Result<Box<dyn source::Source>, Error> {
+    let probe = crate::doctor::probe_spec(spec);
+    if probe.status == crate::doctor::Status::No {
+        return Err(Error::CannotRun {
+            kind: spec.kind(),
+            reason: probe.reason(),
+        });
+    }
+    Ok(spec.open(opts)?)
+}
+
+/// The `letrace` event that says a source was skipped under --best-effort.
+fn skipped_event(kind: SourceKind, why: String) -> crate::event::Event {
+    let mut ev = crate::event::Event::new(SourceKind::Letrace, "SOURCE_SKIPPED");
+    ev.extra.insert(
+        "letrace",
+        crate::event::Map::new()
+            .with("skipped_source", kind.as_str())
+            .with("reason", why),
+    );
+    ev
 }
 
 /// An absolute form of `p` without requiring it to exist (its parent is resolved if it can be).

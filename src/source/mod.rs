@@ -1,6 +1,8 @@
 //! Sources: one module per kernel interface. Each has a pure decoder (bytes -> events, tested
 //! on captured kernel bytes) and a thin part that owns the fd and runs on its own thread.
 
+pub mod epoll;
+pub mod fanotify;
 pub mod inotify;
 pub mod input;
 pub mod route;
@@ -15,7 +17,7 @@ use crate::pipeline::Emitter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("unknown source {0:?}: use inotify:PATH[,recursive], route, input[:PATH]")]
+    #[error("unknown source {0:?}: use inotify:PATH[,recursive], fanotify:PATH, epoll:PATH, route or input[:PATH]")]
     UnknownSource(String),
     #[error("source {spec:?}: {why}")]
     BadSpec { spec: String, why: String },
@@ -25,6 +27,10 @@ pub enum Error {
     Route(#[from] route::Error),
     #[error(transparent)]
     Input(#[from] input::Error),
+    #[error(transparent)]
+    Fanotify(#[from] fanotify::Error),
+    #[error(transparent)]
+    Epoll(#[from] epoll::Error),
     #[error("cannot create the stop eventfd: {0}")]
     Stop(std::io::Error),
 }
@@ -42,6 +48,12 @@ pub enum Spec {
     /// file of records, or a directory of `event*` entries).
     Input {
         path: Option<PathBuf>,
+    },
+    Fanotify {
+        path: PathBuf,
+    },
+    Epoll {
+        path: PathBuf,
     },
 }
 
@@ -71,6 +83,17 @@ impl Spec {
             "input" => Ok(Spec::Input {
                 path: Some(PathBuf::from(arg)),
             }),
+            "fanotify" | "epoll" => {
+                if arg.is_empty() {
+                    return Err(bad(&format!("needs a path: {name}:PATH")));
+                }
+                let path = PathBuf::from(arg);
+                Ok(if name == "fanotify" {
+                    Spec::Fanotify { path }
+                } else {
+                    Spec::Epoll { path }
+                })
+            }
             _ => Err(Error::UnknownSource(spec.to_string())),
         }
     }
@@ -88,6 +111,8 @@ impl Spec {
             Spec::Inotify { .. } => SourceKind::Inotify,
             Spec::Route => SourceKind::Route,
             Spec::Input { .. } => SourceKind::Input,
+            Spec::Fanotify { .. } => SourceKind::Fanotify,
+            Spec::Epoll { .. } => SourceKind::Epoll,
         }
     }
 
@@ -102,6 +127,8 @@ impl Spec {
                 path.as_deref(),
                 opts.input_redact,
             )?)),
+            Spec::Fanotify { path } => Ok(Box::new(fanotify::FanotifySource::open(path, opts)?)),
+            Spec::Epoll { path } => Ok(Box::new(epoll::EpollSource::open(path, opts)?)),
         }
     }
 }
@@ -120,6 +147,8 @@ impl std::fmt::Display for Spec {
             Spec::Route => f.write_str("route"),
             Spec::Input { path: None } => f.write_str("input"),
             Spec::Input { path: Some(p) } => write!(f, "input:{}", p.display()),
+            Spec::Fanotify { path } => write!(f, "fanotify:{}", path.display()),
+            Spec::Epoll { path } => write!(f, "epoll:{}", path.display()),
         }
     }
 }
@@ -155,6 +184,54 @@ pub struct Options {
 pub trait Source: Send {
     fn kind(&self) -> SourceKind;
     fn run(self: Box<Self>, out: &mut Emitter, stop: &Stop) -> Result<(), Error>;
+}
+
+/// What a source's chunk handler wants next.
+pub enum Flow {
+    Continue,
+    /// The pipeline is gone: end the source.
+    Stop,
+}
+
+/// Reads that a source may still do after a stop request: enough for everything a kernel queue
+/// held at that moment (a full inotify or fanotify queue is a few MB at most), not more, so a
+/// busy fd cannot keep letrace from exiting.
+const STOP_DRAIN_READS: usize = 64;
+
+/// The read loop every fd-owning source shares: waits for `fd` or `stop`, reads whole buffers
+/// and hands each to `handle`. It checks `stop` between reads, so a stream that never goes
+/// quiet cannot hide the stop request, and then drains a bounded amount of what was queued.
+pub fn read_loop<E>(
+    fd: RawFd,
+    stop: &Stop,
+    buf: &mut [u8],
+    io_err: impl Fn(std::io::Error) -> E,
+    mut handle: impl FnMut(&[u8]) -> Result<Flow, E>,
+) -> Result<(), E> {
+    loop {
+        let rev = crate::sys::poll(&[fd, stop.fd()], -1).map_err(&io_err)?;
+        let stopping = rev[1] != 0;
+        let mut reads = 0;
+        loop {
+            if stopping && reads >= STOP_DRAIN_READS {
+                return Ok(());
+            }
+            if !stopping && stop.is_set() {
+                break; // back to poll, which now sees the stop
+            }
+            let n = match crate::sys::read(fd, buf).map_err(&io_err)? {
+                Some(n) if n > 0 => n,
+                _ => break,
+            };
+            reads += 1;
+            if let Flow::Stop = handle(&buf[..n])? {
+                return Ok(());
+            }
+        }
+        if stopping {
+            return Ok(());
+        }
+    }
 }
 
 /// Tells source threads to finish: a flag plus an eventfd they include in their poll set.

@@ -277,26 +277,51 @@ impl Source for InotifySource {
         let fd = self.ino.as_raw_fd();
         // Large reads: one syscall carries thousands of records during a storm.
         let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let rev = crate::sys::poll(&[fd, stop.fd()], -1).map_err(Error::Read)?;
-            let stopping = rev[1] != 0;
-            // Drain what the kernel has queued (also on stop, so nothing already seen is lost).
-            loop {
-                let n = match crate::sys::read(fd, &mut buf).map_err(Error::Read)? {
-                    Some(n) if n > 0 => n,
-                    _ => break,
-                };
+        super::read_loop(
+            fd,
+            stop,
+            &mut buf,
+            |e| Error::Read(e).into(),
+            |chunk| {
                 let now = Timestamp::now();
-                for raw in decode::records(&buf[..n]) {
+                for raw in decode::records(chunk) {
                     let raw = raw.map_err(Error::from)?;
                     if self.handle(&raw, now, out).is_err() {
-                        return Ok(());
+                        return Ok(super::Flow::Stop);
                     }
                 }
-            }
-            if stopping {
-                return Ok(());
-            }
-        }
+                Ok(super::Flow::Continue)
+            },
+        )
+    }
+}
+
+/// `letrace doctor`: can an inotify instance be created, and how far do the limits go?
+pub fn probe() -> crate::doctor::Probe {
+    use crate::doctor::{Probe, Status};
+    let limits = format!(
+        "fs.inotify.max_user_watches={}, max_user_instances={}",
+        watch_limit(),
+        std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances")
+            .map_or_else(|_| "?".into(), |s| s.trim().to_string())
+    );
+    match Inotify::init() {
+        Ok(_) => Probe::new(
+            SourceKind::Inotify,
+            Status::Ok,
+            format!("inotify works; {limits}"),
+        ),
+        Err(e) if e.raw_os_error() == Some(libc::EMFILE) => Probe::new(
+            SourceKind::Inotify,
+            Status::No,
+            format!("inotify_init: {e}; {limits}"),
+        )
+        .fix("raise it: sysctl fs.inotify.max_user_instances=1024"),
+        Err(e) => Probe::new(
+            SourceKind::Inotify,
+            Status::No,
+            format!("inotify_init: {e}"),
+        )
+        .fix("use a kernel built with CONFIG_INOTIFY_USER=y"),
     }
 }

@@ -44,36 +44,51 @@ pub enum Error {
     Read(io::Error),
 }
 
-/// Why `input` (all devices) cannot run usefully here, and what to do; Ok when it can.
-pub fn probe() -> Result<(), String> {
-    let dir = Path::new(DEV_INPUT);
-    let names = match event_entries(dir) {
-        Ok(n) if !n.is_empty() => n,
-        _ => {
-            return Err(format!(
-                "no input devices ({DEV_INPUT}/event* missing: a VM or container without keyboard or mouse); \
-                 `input` would wait for one to appear; input:FIFO or input:FILE still read recorded input_event records"
-            ))
-        }
-    };
+/// Whether `input` (all devices) can run here, for `letrace doctor` and `record` start-up.
+/// No devices is not a failure: `input` then waits for one to appear.
+pub fn probe() -> crate::doctor::Probe {
+    use crate::doctor::{Probe, Status};
+    let k = SourceKind::Input;
+    let names = event_entries(Path::new(DEV_INPUT)).unwrap_or_default();
+    if names.is_empty() {
+        return Probe::new(
+            k,
+            Status::Degraded,
+            format!("no {DEV_INPUT}/event* devices now (a VM or container without keyboard or mouse); `input` waits for one to appear"),
+        )
+        .fix("attach a device, or record input:FIFO / input:FILE of raw input_event records");
+    }
     let mut denied = None;
     for p in &names {
         match device::open(p, Kind::Evdev) {
-            Ok(_) => return Ok(()),
+            Ok(_) => {
+                return Probe::new(
+                    k,
+                    Status::Ok,
+                    format!("{} evdev devices, readable", names.len()),
+                )
+            }
             Err(e) if e.raw_os_error() == Some(libc::EACCES) => denied = Some(p.clone()),
             Err(_) => {}
         }
     }
-    Err(match denied {
-        Some(p) => format!(
-            "cannot open {}: permission denied; run as root or add the user to the `input` group",
-            p.display()
-        ),
-        None => format!(
-            "none of the {} devices in {DEV_INPUT} can be opened",
-            names.len()
-        ),
-    })
+    match denied {
+        Some(p) => Probe::new(
+            k,
+            Status::No,
+            format!("cannot open {}: permission denied", p.display()),
+        )
+        .fix("run as root or add the user to the `input` group"),
+        None => Probe::new(
+            k,
+            Status::No,
+            format!(
+                "none of the {} devices in {DEV_INPUT} can be opened",
+                names.len()
+            ),
+        )
+        .fix("check the devices' permissions and that evdev is loaded"),
+    }
 }
 
 /// `DIR/event*`, sorted.
@@ -489,9 +504,11 @@ mod tests {
         if event_entries(Path::new(DEV_INPUT)).is_ok_and(|v| !v.is_empty()) {
             return; // has devices: the answer depends on permissions
         }
-        let why = probe().unwrap_err();
-        assert!(why.contains("no input devices"), "{why}");
-        assert!(why.contains("input:FIFO"), "{why}");
+        let p = probe();
+        // Not an error: `input` waits for a device; the fix names the FIFO alternative.
+        assert_eq!(p.status, crate::doctor::Status::Degraded);
+        assert!(p.detail.contains("waits for one to appear"), "{p:?}");
+        assert!(p.reason().contains("input:FIFO"), "{p:?}");
     }
 
     #[test]

@@ -40,14 +40,13 @@ pub struct RouteSource {
     tracker: Tracker,
 }
 
-/// Why `route` cannot run here, and what to do; Ok when it can.
-pub fn probe() -> Result<(), String> {
+/// Whether `route` can run here, for `letrace doctor` and `record` start-up.
+pub fn probe() -> crate::doctor::Probe {
+    use crate::doctor::{Probe, Status};
     match socket::open(socket::GROUPS) {
-        Ok(_) => Ok(()),
-        Err(e) => Err(format!(
-            "cannot open a NETLINK_ROUTE socket bound to the link/address/route groups: {e} \
-             (is this a network-less sandbox or a seccomp policy blocking AF_NETLINK?)"
-        )),
+        Ok(_) => Probe::new(SourceKind::Route, Status::Ok, "rtnetlink link/address/route groups joinable (no privilege needed)"),
+        Err(e) => Probe::new(SourceKind::Route, Status::No, format!("cannot open a NETLINK_ROUTE socket bound to the link/address/route groups: {e}"))
+            .fix("a network-less sandbox or a seccomp/LSM policy blocks AF_NETLINK; run letrace outside it"),
     }
 }
 
@@ -196,6 +195,6 @@ mod tests {
     #[test]
     fn probe_succeeds_without_privileges() {
         // Subscribing to rtnetlink groups needs no capability.
-        assert_eq!(super::probe(), Ok(()));
+        assert_eq!(super::probe().status, crate::doctor::Status::Ok);
     }
 }

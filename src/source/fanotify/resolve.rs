@@ -1,0 +1,280 @@
+//! Turning what a fanotify record names into what users read: file handles into paths
+//! (`open_by_handle_at` + the `/proc/self/fd` link, with a bounded cache kept in step with
+//! renames), and a pid into comm/exe (checked against the record's pidfd).
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use super::decode::{Fid, KEY_MAX};
+use crate::event::{Bytes, Process};
+
+/// Cached handles beyond this are dropped wholesale (and re-resolved from the kernel):
+/// bounded memory whatever the filesystem does.
+const CACHE_MAX: usize = 65_536;
+
+pub struct Handles {
+    /// Any fd on the marked filesystem: `open_by_handle_at` needs one.
+    mount_fd: OwnedFd,
+    cache: HashMap<Vec<u8>, Vec<u8>>,
+}
+
+impl Handles {
+    /// `root` is the watched path. Its own handle is cached at once, so events in it can be
+    /// placed even if it is deleted before the first one is read.
+    pub fn new(root: &Path) -> io::Result<Handles> {
+        let c = CString::new(root.as_os_str().as_bytes())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: c is NUL-terminated; we own the returned fd.
+        let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fresh fd nobody else owns.
+        let mount_fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut h = Handles {
+            mount_fd,
+            cache: HashMap::new(),
+        };
+        if let Some(key) = own_handle_key(&c) {
+            h.cache.insert(key, root.as_os_str().as_bytes().to_vec());
+        }
+        Ok(h)
+    }
+
+    /// The path of the object `fid` names, or None if it no longer exists.
+    pub fn resolve(&mut self, fid: &Fid<'_>) -> Option<&[u8]> {
+        let mut buf = [0u8; KEY_MAX];
+        let key = fid.key_in(&mut buf);
+        if !self.cache.contains_key(key) {
+            let p = self.open_path(fid)?;
+            self.insert(key.to_vec(), p);
+        }
+        self.cache.get(key).map(Vec::as_slice)
+    }
+
+    /// Records that `fid` is at `path` (a record told us, no syscall needed).
+    pub fn remember(&mut self, fid: &Fid<'_>, path: &[u8]) {
+        let mut buf = [0u8; KEY_MAX];
+        let key = fid.key_in(&mut buf);
+        if self.cache.get(key).is_some_and(|p| p == path) {
+            return;
+        }
+        self.insert(key.to_vec(), path.to_vec());
+    }
+
+    /// A directory moved: every cached path at or below `old` moves with it.
+    pub fn rename_tree(&mut self, old: &[u8], new: &[u8]) {
+        for p in self.cache.values_mut() {
+            if super::decode::is_under(p, old) {
+                let rest = p[old.len()..].to_vec();
+                let mut np = new.to_vec();
+                np.extend_from_slice(&rest);
+                *p = np;
+            }
+        }
+    }
+
+    /// After an overflow renames may have been missed: forget every cached path.
+    pub fn clear(&mut self) {
+        self.cache.clear();
+    }
+
+    fn insert(&mut self, key: Vec<u8>, path: Vec<u8>) {
+        if self.cache.len() >= CACHE_MAX && !self.cache.contains_key(&key) {
+            self.cache.clear();
+        }
+        self.cache.insert(key, path);
+    }
+
+    fn open_path(&self, fid: &Fid<'_>) -> Option<Vec<u8>> {
+        // struct file_handle { u32 handle_bytes; i32 handle_type; u8 f_handle[]; }, built in
+        // a u32 buffer for alignment.
+        let mut buf = vec![0u32; 2 + fid.handle.len().div_ceil(4)];
+        buf[0] = fid.handle.len() as u32;
+        buf[1] = fid.handle_type as u32;
+        // SAFETY: buf has room for 8 + handle.len() bytes; plain byte copy.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                fid.handle.as_ptr(),
+                buf.as_mut_ptr().add(2).cast::<u8>(),
+                fid.handle.len(),
+            )
+        };
+        // SAFETY: buf holds a valid struct file_handle; we own the returned fd.
+        let fd = unsafe {
+            libc::open_by_handle_at(
+                self.mount_fd.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                libc::O_PATH | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return None; // ESTALE: gone already
+        }
+        // SAFETY: fresh fd nobody else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+        let p = link.as_os_str().as_bytes();
+        // The kernel appends " (deleted)" for an unlinked object: its path no longer holds.
+        if p.ends_with(b" (deleted)") && nlink(&fd) == Some(0) {
+            return None;
+        }
+        Some(p.to_vec())
+    }
+}
+
+fn nlink(fd: &OwnedFd) -> Option<u64> {
+    // SAFETY: zeroed stat is a valid out-buffer for fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fd is open; st is a valid out-pointer.
+    let rc = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
+    (rc == 0).then_some(st.st_nlink)
+}
+
+/// The cache key of the object at `path`, as fanotify will report it (fsid from statfs,
+/// handle from name_to_handle_at).
+fn own_handle_key(path: &CString) -> Option<Vec<u8>> {
+    // SAFETY: zeroed statfs is a valid out-buffer.
+    let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: path is NUL-terminated; sfs a valid out-pointer.
+    if unsafe { libc::statfs(path.as_ptr(), &mut sfs) } != 0 {
+        return None;
+    }
+    // SAFETY: fsid_t is two i32s; reading its bytes is sound.
+    let fsid: [u8; 8] = unsafe { std::mem::transmute_copy(&sfs.f_fsid) };
+    let mut buf = [0u32; 2 + 32];
+    buf[0] = 128;
+    let mut mount_id = 0;
+    // SAFETY: buf is a struct file_handle with room for 128 handle bytes.
+    let rc = unsafe {
+        libc::name_to_handle_at(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            &mut mount_id,
+            0,
+        )
+    };
+    if rc != 0 {
+        return None;
+    }
+    let len = (buf[0] as usize).min(128);
+    // SAFETY: buf[2..] holds `len` bytes of handle.
+    let handle = unsafe { std::slice::from_raw_parts(buf.as_ptr().add(2).cast::<u8>(), len) };
+    let fid = Fid {
+        kind: super::decode::FidKind::Object,
+        fsid,
+        handle_type: buf[1] as i32,
+        handle,
+        name: None,
+    };
+    Some(fid.key())
+}
+
+/// Per read batch: pid -> what /proc said, so a burst from one process costs one lookup.
+#[derive(Default)]
+pub struct Procs {
+    seen: HashMap<i32, Process>,
+}
+
+impl Procs {
+    pub fn new_batch(&mut self) {
+        self.seen.clear();
+    }
+
+    /// The process that caused a record. comm/exe are read from /proc at once; when the
+    /// process is gone (no pidfd, or the pidfd says it exited, or /proc has no entry) they
+    /// are left out and `unknown` says why, rather than guessing.
+    pub fn process_of(&mut self, pid: i32, pidfd: Option<&OwnedFd>, have_pidfd: bool) -> Process {
+        if let Some(p) = self.seen.get(&pid) {
+            return p.clone();
+        }
+        let p = lookup(pid, pidfd, have_pidfd);
+        self.seen.insert(pid, p.clone());
+        p
+    }
+}
+
+fn lookup(pid: i32, pidfd: Option<&OwnedFd>, have_pidfd: bool) -> Process {
+    let mut p = Process {
+        pid: Some(pid as u32),
+        ..Process::default()
+    };
+    if have_pidfd && pidfd.is_none() {
+        p.extra.insert("unknown", "exited");
+        return p;
+    }
+    let comm = read_proc(pid, b"comm", false);
+    let exe = read_proc(pid, b"exe", true);
+    // The pidfd pins the process that acted: if it is gone now, /proc/PID may already be
+    // another process with the same number.
+    let alive = pidfd.is_none_or(|fd| {
+        // SAFETY: pidfd_send_signal with signal 0 only checks the process exists.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd.as_raw_fd(),
+                0,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    });
+    match (comm, alive) {
+        (Some(mut c), true) => {
+            if c.last() == Some(&b'\n') {
+                c.pop();
+            }
+            p.comm = Some(Bytes(c));
+            match exe {
+                Some(e) => p.exe = Some(Bytes(e)),
+                // Kernel threads and zombies have no exe.
+                None => {
+                    p.extra.insert("exe_unknown", true);
+                }
+            }
+        }
+        _ => {
+            p.extra.insert("unknown", "exited");
+        }
+    }
+    p
+}
+
+/// `/proc/PID/<name>`: the file's content, or with `link` the symlink's target. Stack
+/// buffers and raw syscalls: this runs for every process seen, on the hot path.
+fn read_proc(pid: i32, name: &[u8], link: bool) -> Option<Vec<u8>> {
+    use std::io::Write as _;
+    let mut path = [0u8; 40];
+    let mut w = &mut path[..];
+    write!(w, "/proc/{pid}/").ok()?;
+    let used = 40 - w.len();
+    let end = used + name.len();
+    if end >= path.len() {
+        return None;
+    }
+    path[used..end].copy_from_slice(name);
+    path[end] = 0;
+    let mut buf = [0u8; 4096];
+    let n = if link {
+        // SAFETY: path is NUL-terminated; buf is valid for its length.
+        unsafe { libc::readlink(path.as_ptr().cast(), buf.as_mut_ptr().cast(), buf.len()) }
+    } else {
+        // SAFETY: as above; the fd is closed before returning.
+        unsafe {
+            let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return None;
+            }
+            let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+            libc::close(fd);
+            n
+        }
+    };
+    (n >= 0).then(|| buf[..n as usize].to_vec())
+}

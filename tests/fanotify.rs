@@ -1,0 +1,180 @@
+//! Kernel tests of `fanotify:PATH`: the test makes the events itself and finds every one in
+//! the JSON, XML and CSV output of the real `letrace record`.
+
+mod common;
+mod sources_util;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use sources_util::{find, Recorder};
+
+fn comm_of_self() -> String {
+    fs::read_to_string("/proc/self/comm")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn fanotify_reports_every_event_under_path_with_process_and_nothing_else() {
+    if !common::need_root() {
+        return;
+    }
+    let _lock = common::kernel_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path().canonicalize().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    // Outputs inside the watched tree: letrace must not report its own writes.
+    let mut rec = Recorder::start(&w, &["-s", &format!("fanotify:{}", w.display())]);
+    let ready = w.join("ready");
+    rec.wait_for("/ready\"", || {
+        let _ = fs::write(&ready, b"x");
+    });
+
+    let me = std::process::id().to_string();
+    let d = w.join("d");
+    fs::create_dir(&d).unwrap();
+    let f = d.join("f");
+    fs::File::create(&f).unwrap().write_all(b"hello").unwrap();
+    let mut s = String::new();
+    fs::File::open(&f).unwrap().read_to_string(&mut s).unwrap();
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o600)).unwrap();
+    let g = d.join("g");
+    fs::rename(&f, &g).unwrap();
+    let e = w.join("e");
+    fs::rename(&d, &e).unwrap();
+    let g2 = e.join("g");
+    fs::remove_file(&g2).unwrap();
+    fs::remove_dir(&e).unwrap();
+    // Outside PATH, same filesystem: must not appear.
+    fs::write(outside.path().join("elsewhere"), b"x").unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    let err = rec.stop();
+    let evs = rec.events();
+
+    let p = |x: &std::path::Path| x.display().to_string();
+    let want: Vec<(&str, String)> = vec![
+        ("FAN_CREATE", p(&d)),
+        ("FAN_CREATE", p(&f)),
+        ("FAN_OPEN", p(&f)),
+        ("FAN_MODIFY", p(&f)),
+        ("FAN_CLOSE_WRITE", p(&f)),
+        ("FAN_ACCESS", p(&f)),
+        ("FAN_CLOSE_NOWRITE", p(&f)),
+        ("FAN_ATTRIB", p(&f)),
+        ("FAN_RENAME", p(&g)),
+        ("FAN_RENAME", p(&e)),
+        ("FAN_DELETE_SELF", p(&g2)),
+        ("FAN_DELETE", p(&g2)),
+        ("FAN_DELETE_SELF", p(&e)),
+        ("FAN_DELETE", p(&e)),
+    ];
+    for (ty, path) in &want {
+        let hits = find(
+            &evs,
+            &[
+                ("source", "fanotify"),
+                ("type", ty),
+                ("file.path", path),
+                ("process.pid", &me),
+            ],
+        );
+        assert!(
+            !hits.is_empty(),
+            "{ty} {path} missing; stderr: {err}\n{evs:#?}"
+        );
+        let h = hits[0];
+        // This process is alive: comm and exe must be known and right.
+        assert_eq!(h.get("process.comm"), Some(&comm_of_self()), "{h:?}");
+        let exe = fs::read_link("/proc/self/exe").unwrap();
+        assert_eq!(h.get("process.exe"), Some(&exe.display().to_string()));
+        assert!(h.contains_key("fanotify.mask") && h.contains_key("fanotify.fsid"));
+    }
+    // Directories are typed and carry FAN_ONDIR in the raw mask.
+    let dir_create = find(&evs, &[("type", "FAN_CREATE"), ("file.path", &p(&d))])[0];
+    assert_eq!(dir_create.get("file.type").map(String::as_str), Some("dir"));
+    let mask: u64 = dir_create["fanotify.mask"].parse().unwrap();
+    assert_ne!(mask & libc::FAN_ONDIR, 0);
+    // Renames carry both names.
+    let r = find(&evs, &[("type", "FAN_RENAME"), ("file.path", &p(&g))])[0];
+    assert_eq!(r.get("file.old_path"), Some(&p(&f)));
+    let r = find(&evs, &[("type", "FAN_RENAME"), ("file.path", &p(&e))])[0];
+    assert_eq!(r.get("file.old_path"), Some(&p(&d)));
+    // Nothing outside PATH, nothing about letrace's own output files, nothing by letrace.
+    let root = p(&w);
+    let lt = rec.pid().to_string();
+    for ev in evs.iter().filter(|e| e["source"] == "fanotify") {
+        let path = ev.get("file.path").expect("path");
+        assert!(
+            path == &root || path.starts_with(&format!("{root}/")),
+            "outside: {ev:?}"
+        );
+        assert!(!path.contains("/out."), "own output reported: {ev:?}");
+        assert_ne!(
+            ev.get("process.pid"),
+            Some(&lt),
+            "own activity reported: {ev:?}"
+        );
+    }
+}
+
+#[test]
+fn fanotify_overflow_becomes_a_lost_event() {
+    if !common::need_root() {
+        return;
+    }
+    let _lock = common::kernel_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path().canonicalize().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut rec = Recorder::start(out.path(), &["-s", &format!("fanotify:{}", w.display())]);
+    let ready = w.join("ready");
+    rec.wait_for("/ready\"", || {
+        let _ = fs::write(&ready, b"x");
+    });
+    // Stall the reader, then queue more events than the kernel keeps (16384 by default):
+    // distinct files, so the kernel cannot merge them.
+    let limit: usize = fs::read_to_string("/proc/sys/fs/fanotify/max_queued_events")
+        .map_or(16384, |s| s.trim().parse().unwrap_or(16384));
+    rec.signal(libc::SIGSTOP);
+    for i in 0..limit + 2000 {
+        fs::File::create(w.join(format!("f{i}"))).unwrap();
+    }
+    rec.signal(libc::SIGCONT);
+    std::thread::sleep(Duration::from_millis(1500));
+    let err = rec.stop();
+    let evs = rec.events();
+    let lost = find(&evs, &[("source", "fanotify"), ("type", "LOST")]);
+    assert_eq!(lost.len(), 1, "stderr: {err}");
+    assert_eq!(
+        lost[0].get("reason").map(String::as_str),
+        Some("FAN_Q_OVERFLOW")
+    );
+    assert!(lost[0]["lost"].parse::<u64>().unwrap() >= 1);
+    // The events queued before the overflow were delivered.
+    let created = find(&evs, &[("source", "fanotify"), ("type", "FAN_CREATE")]).len();
+    assert!(created >= limit / 2, "only {created} FAN_CREATE events");
+    assert!(err.contains("lost"), "{err}");
+}
+
+#[test]
+fn fanotify_bad_path_is_a_one_line_error() {
+    if !common::need_root() {
+        return; // without root the privilege check speaks first
+    }
+    let out = letrace_err(&["record", "-s", "fanotify:/nonexistent/x", "--duration", "1"]);
+    assert!(
+        out.contains("fanotify:/nonexistent/x: no such file or directory"),
+        "{out}"
+    );
+    assert_eq!(out.trim().lines().count(), 1, "{out}");
+}
+
+fn letrace_err(args: &[&str]) -> String {
+    let o = common::letrace().args(args).output().unwrap();
+    assert!(!o.status.success());
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
