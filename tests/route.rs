@@ -34,6 +34,30 @@ impl Netns {
     }
 }
 
+impl Netns {
+    /// Waits until `dev` shows `state STATE` (operstate). Carrier changes reach operstate
+    /// through the kernel's linkwatch, which may run up to a second later; waiting keeps
+    /// the order of events in the log the order of the commands.
+    fn wait_state(&self, dev: &str, state: &str) {
+        let want = format!("state {state} ");
+        let t0 = Instant::now();
+        loop {
+            let out = Command::new("ip")
+                .args(["-n", &self.0, "-o", "link", "show", dev])
+                .output()
+                .expect("ip link show");
+            if String::from_utf8_lossy(&out.stdout).contains(&want) {
+                return;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "{dev} never got {want:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
@@ -131,6 +155,8 @@ fn every_link_address_and_route_change_is_recorded_in_all_formats() {
     ns.ip(&["addr", "add", "fd77::1/64", "dev", "lt0", "nodad"]);
     ns.ip(&["link", "set", "lt0", "up"]);
     ns.ip(&["link", "set", "lt1", "up"]);
+    ns.wait_state("lt0", "UP");
+    ns.wait_state("lt1", "UP");
     ns.ip(&[
         "route",
         "add",
@@ -144,6 +170,7 @@ fn every_link_address_and_route_change_is_recorded_in_all_formats() {
     ns.ip(&["route", "del", "10.78.0.0/16"]);
     ns.ip(&["-6", "route", "del", "fd78::/64"]);
     ns.ip(&["link", "set", "lt1", "down"]);
+    ns.wait_state("lt0", "LOWERLAYERDOWN");
     ns.ip(&["addr", "del", "10.77.0.1/24", "dev", "lt0"]);
     ns.ip(&["addr", "del", "fd77::1/64", "dev", "lt0"]);
     ns.ip(&["link", "del", "lt0"]);
@@ -181,7 +208,9 @@ fn every_link_address_and_route_change_is_recorded_in_all_formats() {
             ("route.prefixlen", "24"),
         ],
     );
-    let i = find(
+    // Not chained into the order: IPv6 may announce an address added to a down link only
+    // once the link comes up.
+    find(
         &evs,
         addr4 + 1,
         &[
@@ -194,7 +223,7 @@ fn every_link_address_and_route_change_is_recorded_in_all_formats() {
     // lt0 is admin-up but has no carrier until lt1 is up too: no LINK_UP yet.
     let up_flag = find(
         &evs,
-        i + 1,
+        addr4 + 1,
         &[
             t("NEWLINK"),
             lt0,
@@ -282,6 +311,9 @@ fn kernel_overflow_is_a_lost_event_followed_by_a_resync() {
     let _lock = kernel_lock();
     let ns = Netns::new();
     let dir = tempfile::tempdir().unwrap();
+    // Links that exist before letrace starts: its start-up dump knows them as down.
+    ns.ip(&["link", "add", "lv0", "type", "veth", "peer", "name", "lv1"]);
+    ns.ip(&["link", "add", "lv2", "type", "veth", "peer", "name", "lv3"]);
     // The smallest receive buffer the kernel allows: a burst cannot fit.
     let rec = Recorder::start(&ns, &["--route-rcvbuf", "1"], dir.path(), "lost");
     const N: usize = 200;
@@ -292,6 +324,13 @@ fn kernel_overflow_is_a_lost_event_followed_by_a_resync() {
     std::fs::write(&batch, lines).unwrap();
     rec.signal(libc::SIGSTOP);
     ns.ip(&["-batch", batch.to_str().unwrap()]);
+    // After the burst has filled the buffer: these notifications are surely dropped, so
+    // only the resync can tell letrace that lv0/lv1 are up now and lv2/lv3 are gone.
+    ns.ip(&["link", "set", "lv0", "up"]);
+    ns.ip(&["link", "set", "lv1", "up"]);
+    ns.ip(&["link", "del", "lv2"]);
+    ns.wait_state("lv0", "UP");
+    ns.wait_state("lv1", "UP");
     rec.signal(libc::SIGCONT);
     std::thread::sleep(Duration::from_millis(700));
     // A change after the resync is reported live again.
@@ -321,6 +360,29 @@ fn kernel_overflow_is_a_lost_event_followed_by_a_resync() {
     // Nothing before the loss claims to be a resync; the dump follows it.
     assert!(evs[..lost].iter().all(|e| !e.contains_key("route.resync")));
     let resync = find(&evs, lost + 1, &[("route.resync", "true")]);
+    // The link state is right again: changes made while notifications were dropped.
+    for (ty, name) in [
+        ("LINK_UP", "lv0"),
+        ("LINK_UP", "lv1"),
+        ("DELLINK", "lv2"),
+        ("DELLINK", "lv3"),
+    ] {
+        find(
+            &evs,
+            lost + 1,
+            &[
+                ("type", ty),
+                ("route.ifname", name),
+                ("route.resync", "true"),
+            ],
+        );
+        assert!(
+            evs[..lost]
+                .iter()
+                .all(|e| !matches(e, &[("type", ty), ("route.ifname", name)])),
+            "{ty} {name} before the loss"
+        );
+    }
     find(
         &evs,
         resync,
