@@ -30,7 +30,7 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct RecordArgs {
-    /// Source to record (repeatable): inotify:PATH[,recursive], route, input[:PATH].
+    /// Source to record (repeatable): inotify:PATH[,recursive], route[:NETNS], input[:PATH].
     /// Default: inotify on the
     /// current directory.
     #[arg(short = 's', long = "source", value_name = "SOURCE")]

@@ -79,11 +79,23 @@ struct Recorder(Option<Child>);
 impl Recorder {
     fn start(ns: &Netns, extra: &[&str], dir: &Path, stem: &str) -> Recorder {
         let bin = letrace().get_program().to_owned();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &ns.0])
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &ns.0])
             .arg(bin)
             .args(["record", "-s", "route"])
-            .args(extra)
+            .args(extra);
+        Recorder::spawn(cmd, dir, stem)
+    }
+
+    /// letrace in the test's own namespace, with `args` after `record`.
+    fn start_here(args: &[&str], dir: &Path, stem: &str) -> Recorder {
+        let mut cmd = letrace();
+        cmd.arg("record").args(args);
+        Recorder::spawn(cmd, dir, stem)
+    }
+
+    fn spawn(mut cmd: Command, dir: &Path, stem: &str) -> Recorder {
+        let child = cmd
             .args(output_args(dir, stem))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -413,4 +425,47 @@ fn kernel_overflow_is_a_lost_event_followed_by_a_resync() {
         &[("type", "NEWADDR"), ("route.address", "10.80.0.1")],
     );
     let _: &Flat = &evs[marker];
+}
+
+#[test]
+fn other_namespaces_are_watched_by_name_and_told_apart() {
+    if !ready() {
+        return;
+    }
+    let _lock = kernel_lock();
+    let (a, b) = (Netns::new(), Netns::new());
+    let dir = tempfile::tempdir().unwrap();
+    let (sa, sb) = (format!("route:{}", a.0), format!("route:{}", b.0));
+    let rec = Recorder::start_here(&["-s", &sa, "-s", &sb], dir.path(), "two");
+    a.ip(&["addr", "add", "10.81.0.1/32", "dev", "lo"]);
+    b.ip(&["addr", "add", "10.82.0.1/32", "dev", "lo"]);
+    a.ip(&["link", "add", "la0", "type", "veth", "peer", "name", "la1"]);
+    rec.stop();
+    let evs = read_all(dir.path(), "two");
+    let in_a = ("route.netns", a.0.as_str());
+    let in_b = ("route.netns", b.0.as_str());
+    find(
+        &evs,
+        0,
+        &[("type", "NEWADDR"), ("route.address", "10.81.0.1"), in_a],
+    );
+    find(
+        &evs,
+        0,
+        &[("type", "NEWADDR"), ("route.address", "10.82.0.1"), in_b],
+    );
+    find(
+        &evs,
+        0,
+        &[("type", "NEWLINK"), ("route.ifname", "la0"), in_a],
+    );
+    assert!(evs
+        .iter()
+        .all(|e| matches(e, &[in_a]) || matches(e, &[in_b])));
+    assert!(!evs
+        .iter()
+        .any(|e| matches(e, &[("route.address", "10.82.0.1"), in_a])));
+    assert!(!evs
+        .iter()
+        .any(|e| matches(e, &[("route.ifname", "la0"), in_b])));
 }
