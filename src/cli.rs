@@ -80,17 +80,15 @@ fn record_cmd(args: RecordArgs) -> Result<ExitCode> {
 fn record_config(args: &RecordArgs) -> Result<record::Config> {
     let forced = args.format.as_deref().map(Format::from_name).transpose()?;
     let stdout_tty = std::io::stdout().is_terminal();
+    let stdout_format = forced.unwrap_or(if stdout_tty {
+        Format::Text
+    } else {
+        Format::Json
+    });
     let mut outputs = Vec::new();
     for o in &args.outputs {
         if o == "-" {
-            outputs.push((
-                forced.unwrap_or(if stdout_tty {
-                    Format::Text
-                } else {
-                    Format::Json
-                }),
-                Target::Stdout,
-            ));
+            outputs.push((stdout_format, Target::Stdout));
         } else {
             let f = match forced {
                 Some(f) => f,
@@ -100,14 +98,7 @@ fn record_config(args: &RecordArgs) -> Result<record::Config> {
         }
     }
     if outputs.is_empty() {
-        outputs.push((
-            forced.unwrap_or(if stdout_tty {
-                Format::Text
-            } else {
-                Format::Json
-            }),
-            Target::Stdout,
-        ));
+        outputs.push((stdout_format, Target::Stdout));
     }
     let duration = match args.duration {
         None => None,

@@ -111,6 +111,24 @@ pub fn run(cfg: &Config) -> Result<Outcome, Error> {
         threads.push((kind, h));
     }
     drop(tx);
+    // Watches and marks are set: from here on nothing is missed. Scripts and tests wait for it.
+    let srcs: Vec<String> = cfg.sources.iter().map(|s| s.to_string()).collect();
+    let outs: Vec<&str> = cfg
+        .outputs
+        .iter()
+        .map(|(_, t)| {
+            if let Target::File(p) = t {
+                p.as_str()
+            } else {
+                "stdout"
+            }
+        })
+        .collect();
+    eprintln!(
+        "letrace: recording {} -> {} (Ctrl-C to stop)",
+        srcs.join(" "),
+        outs.join(", ")
+    );
 
     let mut pipe = Pipeline::new(outputs, &crate::sys::hostname());
     let deadline = cfg.duration.map(|d| Instant::now() + d);

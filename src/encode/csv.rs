@@ -64,14 +64,14 @@ impl Encoder for CsvEncoder {
 /// Removes `a.b` from the tree (and `a` once it is empty), returning its value.
 fn take(tree: &mut serde_json::Map<String, J>, path: &str) -> Option<J> {
     match path.split_once('.') {
-        None => tree.remove(path),
+        None => tree.shift_remove(path),
         Some((head, rest)) => {
             let J::Object(inner) = tree.get_mut(head)? else {
                 return None;
             };
-            let v = inner.remove(rest);
+            let v = inner.shift_remove(rest);
             if inner.is_empty() {
-                tree.remove(head);
+                tree.shift_remove(head);
             }
             v
         }

@@ -83,3 +83,6 @@ fn to_tree(ev: &Event) -> serde_json::Map<String, serde_json::Value> {
         _ => serde_json::Map::new(),
     }
 }
+
+#[cfg(test)]
+mod golden;

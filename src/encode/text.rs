@@ -56,10 +56,10 @@ impl Encoder for TextEncoder {
         };
         paint(out, color, &format!("{ty:<16}"));
         for k in ["time", "seq", "host", "source", "type"] {
-            tree.remove(k);
+            tree.shift_remove(k);
         }
         if let Some(J::Object(file)) = tree.get_mut("file") {
-            if let Some(J::String(p)) = file.remove("path") {
+            if let Some(J::String(p)) = file.shift_remove("path") {
                 out.push(b' ');
                 out.extend_from_slice(p.as_bytes());
             }

@@ -114,6 +114,24 @@ impl Spec {
     }
 }
 
+impl std::fmt::Display for Spec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Spec::Inotify { path, recursive } => {
+                write!(
+                    f,
+                    "inotify:{}{}",
+                    path.display(),
+                    if *recursive { ",recursive" } else { "" }
+                )
+            }
+            Spec::Route => f.write_str("route"),
+            Spec::Input { path: None } => f.write_str("input"),
+            Spec::Input { path: Some(p) } => write!(f, "input:{}", p.display()),
+        }
+    }
+}
+
 /// Splits trailing `,option` words that are in `known` off `arg`.
 fn split_options<'a>(arg: &'a str, known: &[&'a str]) -> (&'a str, Vec<&'a str>) {
     let mut rest = arg;
