@@ -125,7 +125,8 @@ impl std::fmt::Display for Spec {
                     if *recursive { ",recursive" } else { "" }
                 )
             }
-            Spec::Route => f.write_str("route"),
+            Spec::Route { netns: None } => f.write_str("route"),
+            Spec::Route { netns: Some(n) } => write!(f, "route:{n}"),
             Spec::Input { path: None } => f.write_str("input"),
             Spec::Input { path: Some(p) } => write!(f, "input:{}", p.display()),
         }
