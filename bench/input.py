@@ -28,8 +28,8 @@ def run(d, data, n, ext):
     fifo = os.path.join(d, "fifo-" + ext)
     os.mkfifo(fifo)
     out = os.path.join(d, "out." + ext)
-    p = subprocess.Popen([LETRACE, "record", "-s", "input:" + fifo, "-o", out,
-                          "--queue-size", "1048576"], stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen([LETRACE, "record", "-s", "input:" + fifo, "-o", out],
+                         stderr=subprocess.PIPE, text=True)
     while not os.path.exists(out):
         time.sleep(0.01)
     t0 = time.perf_counter()

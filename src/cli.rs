@@ -33,7 +33,7 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct RecordArgs {
     /// Source to record (repeatable): inotify:PATH[,recursive], fanotify:PATH, epoll:PATH,
-    /// route, input[:PATH]. Default: inotify on the current directory.
+    /// route[:NETNS], input[:PATH]. Default: inotify on the current directory.
     #[arg(short = 's', long = "source", value_name = "SOURCE")]
     pub sources: Vec<String>,
     /// Output file (repeatable); the format comes from the extension (.jsonl/.json, .xml,

@@ -41,8 +41,19 @@ impl Timestamp {
 
     /// RFC 3339, UTC, always nine fractional digits: `2026-11-22T03:29:53.123456789Z`.
     pub fn write_rfc3339(&self, out: &mut Vec<u8>) {
-        let days = self.secs.div_euclid(86_400);
-        let sod = self.secs.rem_euclid(86_400);
+        // RFC 3339 has four-digit years: a time outside 0000..=9999 (garbage input) is clamped
+        // to the nearest representable instant rather than written as a wrong date.
+        const MIN: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
+        const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+        let (secs, nanos) = if self.secs < MIN {
+            (MIN, 0)
+        } else if self.secs > MAX {
+            (MAX, 999_999_999)
+        } else {
+            (self.secs, self.nanos)
+        };
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
         let (hh, mm, ss) = (sod / 3600, (sod / 60) % 60, sod % 60);
         let mut buf = [0u8; 30];
@@ -54,13 +65,13 @@ impl Timestamp {
             }
         };
         // Years outside 0..=9999 do not fit RFC 3339; clamp rather than write garbage.
-        put(0, y.clamp(0, 9999) as u64, 4);
+        put(0, y as u64, 4);
         put(5, m as u64, 2);
         put(8, d as u64, 2);
         put(11, hh as u64, 2);
         put(14, mm as u64, 2);
         put(17, ss as u64, 2);
-        put(20, self.nanos.min(999_999_999) as u64, 9);
+        put(20, nanos.min(999_999_999) as u64, 9);
         buf[4] = b'-';
         buf[7] = b'-';
         buf[10] = b'T';
@@ -446,6 +457,8 @@ mod tests {
             (1_795_318_193_123_456_789, "2026-11-22T03:29:53.123456789Z"),
             (-1, "1969-12-31T23:59:59.999999999Z"),
             (4_102_444_799_999_999_999, "2099-12-31T23:59:59.999999999Z"),
+            (i128::from(i64::MAX) * 1_000_000_000, "9999-12-31T23:59:59.999999999Z"),
+            (-70_000_000_000 * 1_000_000_000, "0000-01-01T00:00:00.000000000Z"),
         ];
         for (ns, want) in cases {
             assert_eq!(Timestamp::from_unix_nanos(ns).to_rfc3339(), want, "{ns}");

@@ -63,6 +63,13 @@ impl Emitter {
         }
     }
 
+    /// Sends `ev`, waiting for room: for sources that can be paused without losing anything
+    /// (a file being read, a FIFO whose writer then waits), where dropping would be wrong.
+    pub fn emit_wait(&mut self, ev: Event) -> Result<(), Closed> {
+        self.flush_dropped()?;
+        self.tx.send(ev).map_err(|_| Closed)
+    }
+
     /// Sends any pending loss count, waiting for room.
     pub fn flush_dropped(&mut self) -> Result<(), Closed> {
         if self.dropped > 0 {
@@ -244,6 +251,22 @@ mod tests {
         assert_eq!(next.len(), 2);
         assert_eq!(next[0].lost, Some(8));
         assert_eq!(next[1].kind, "IN_DELETE");
+    }
+
+    #[test]
+    fn emit_wait_waits_for_room_instead_of_dropping() {
+        let (tx, rx) = queue(1);
+        let mut em = Emitter::new(tx, SourceKind::Input);
+        let t = std::thread::spawn(move || {
+            for _ in 0..100 {
+                em.emit_wait(Event::new(SourceKind::Input, "REL_X"))
+                    .unwrap();
+            }
+        });
+        let got: Vec<Event> = rx.iter().collect();
+        t.join().unwrap();
+        assert_eq!(got.len(), 100);
+        assert!(got.iter().all(|e| !e.is_lost()));
     }
 
     #[test]

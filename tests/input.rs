@@ -369,3 +369,28 @@ fn plain_input_waits_for_dev_input_and_its_first_device() {
     );
     check_session(&evs, added + 1, "/dev/input/event0", false);
 }
+
+/// A file (or FIFO) can wait, so a full queue slows reading down instead of losing events.
+#[test]
+fn a_file_is_never_a_reason_to_lose_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.bin");
+    let n = 20_000;
+    let bytes: Vec<u8> = (0..n)
+        .flat_map(|i| record(SEC, i % 1_000_000, EV_REL, (i % 2) as u16, 1))
+        .collect();
+    std::fs::write(&file, bytes).unwrap();
+    let spec = format!("input:{}", file.display());
+    let out_path = dir.path().join("many.jsonl");
+    let out = letrace()
+        .args(["record", "-s", &spec, "--queue-size", "16", "-o"])
+        .arg(&out_path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(", 0 lost"), "{stderr}");
+    let evs = evlog::read_json(&out_path);
+    let rel = evs.iter().filter(|e| e["type"].starts_with("REL_")).count();
+    assert_eq!(rel, n as usize);
+}

@@ -34,6 +34,30 @@ impl Netns {
     }
 }
 
+impl Netns {
+    /// Waits until `dev` shows `state STATE` (operstate). Carrier changes reach operstate
+    /// through the kernel's linkwatch, which may run up to a second later; waiting keeps
+    /// the order of events in the log the order of the commands.
+    fn wait_state(&self, dev: &str, state: &str) {
+        let want = format!("state {state} ");
+        let t0 = Instant::now();
+        loop {
+            let out = Command::new("ip")
+                .args(["-n", &self.0, "-o", "link", "show", dev])
+                .output()
+                .expect("ip link show");
+            if String::from_utf8_lossy(&out.stdout).contains(&want) {
+                return;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "{dev} never got {want:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
@@ -55,11 +79,23 @@ struct Recorder(Option<Child>);
 impl Recorder {
     fn start(ns: &Netns, extra: &[&str], dir: &Path, stem: &str) -> Recorder {
         let bin = letrace().get_program().to_owned();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &ns.0])
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &ns.0])
             .arg(bin)
             .args(["record", "-s", "route"])
-            .args(extra)
+            .args(extra);
+        Recorder::spawn(cmd, dir, stem)
+    }
+
+    /// letrace in the test's own namespace, with `args` after `record`.
+    fn start_here(args: &[&str], dir: &Path, stem: &str) -> Recorder {
+        let mut cmd = letrace();
+        cmd.arg("record").args(args);
+        Recorder::spawn(cmd, dir, stem)
+    }
+
+    fn spawn(mut cmd: Command, dir: &Path, stem: &str) -> Recorder {
+        let child = cmd
             .args(output_args(dir, stem))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -131,6 +167,8 @@ fn every_link_address_and_route_change_is_recorded_in_all_formats() {
     ns.ip(&["addr", "add", "fd77::1/64", "dev", "lt0", "nodad"]);
     ns.ip(&["link", "set", "lt0", "up"]);
     ns.ip(&["link", "set", "lt1", "up"]);
+    ns.wait_state("lt0", "UP");
+    ns.wait_state("lt1", "UP");
     ns.ip(&[
         "route",
         "add",
@@ -144,6 +182,7 @@ fn every_link_address_and_route_change_is_recorded_in_all_formats() {
     ns.ip(&["route", "del", "10.78.0.0/16"]);
     ns.ip(&["-6", "route", "del", "fd78::/64"]);
     ns.ip(&["link", "set", "lt1", "down"]);
+    ns.wait_state("lt0", "LOWERLAYERDOWN");
     ns.ip(&["addr", "del", "10.77.0.1/24", "dev", "lt0"]);
     ns.ip(&["addr", "del", "fd77::1/64", "dev", "lt0"]);
     ns.ip(&["link", "del", "lt0"]);
@@ -181,7 +220,9 @@ fn every_link_address_and_route_change_is_recorded_in_all_formats() {
             ("route.prefixlen", "24"),
         ],
     );
-    let i = find(
+    // Not chained into the order: IPv6 may announce an address added to a down link only
+    // once the link comes up.
+    find(
         &evs,
         addr4 + 1,
         &[
@@ -194,7 +235,7 @@ fn every_link_address_and_route_change_is_recorded_in_all_formats() {
     // lt0 is admin-up but has no carrier until lt1 is up too: no LINK_UP yet.
     let up_flag = find(
         &evs,
-        i + 1,
+        addr4 + 1,
         &[
             t("NEWLINK"),
             lt0,
@@ -282,6 +323,9 @@ fn kernel_overflow_is_a_lost_event_followed_by_a_resync() {
     let _lock = kernel_lock();
     let ns = Netns::new();
     let dir = tempfile::tempdir().unwrap();
+    // Links that exist before letrace starts: its start-up dump knows them as down.
+    ns.ip(&["link", "add", "lv0", "type", "veth", "peer", "name", "lv1"]);
+    ns.ip(&["link", "add", "lv2", "type", "veth", "peer", "name", "lv3"]);
     // The smallest receive buffer the kernel allows: a burst cannot fit.
     let rec = Recorder::start(&ns, &["--route-rcvbuf", "1"], dir.path(), "lost");
     const N: usize = 200;
@@ -292,6 +336,13 @@ fn kernel_overflow_is_a_lost_event_followed_by_a_resync() {
     std::fs::write(&batch, lines).unwrap();
     rec.signal(libc::SIGSTOP);
     ns.ip(&["-batch", batch.to_str().unwrap()]);
+    // After the burst has filled the buffer: these notifications are surely dropped, so
+    // only the resync can tell letrace that lv0/lv1 are up now and lv2/lv3 are gone.
+    ns.ip(&["link", "set", "lv0", "up"]);
+    ns.ip(&["link", "set", "lv1", "up"]);
+    ns.ip(&["link", "del", "lv2"]);
+    ns.wait_state("lv0", "UP");
+    ns.wait_state("lv1", "UP");
     rec.signal(libc::SIGCONT);
     std::thread::sleep(Duration::from_millis(700));
     // A change after the resync is reported live again.
@@ -321,6 +372,29 @@ fn kernel_overflow_is_a_lost_event_followed_by_a_resync() {
     // Nothing before the loss claims to be a resync; the dump follows it.
     assert!(evs[..lost].iter().all(|e| !e.contains_key("route.resync")));
     let resync = find(&evs, lost + 1, &[("route.resync", "true")]);
+    // The link state is right again: changes made while notifications were dropped.
+    for (ty, name) in [
+        ("LINK_UP", "lv0"),
+        ("LINK_UP", "lv1"),
+        ("DELLINK", "lv2"),
+        ("DELLINK", "lv3"),
+    ] {
+        find(
+            &evs,
+            lost + 1,
+            &[
+                ("type", ty),
+                ("route.ifname", name),
+                ("route.resync", "true"),
+            ],
+        );
+        assert!(
+            evs[..lost]
+                .iter()
+                .all(|e| !matches(e, &[("type", ty), ("route.ifname", name)])),
+            "{ty} {name} before the loss"
+        );
+    }
     find(
         &evs,
         resync,
@@ -351,4 +425,47 @@ fn kernel_overflow_is_a_lost_event_followed_by_a_resync() {
         &[("type", "NEWADDR"), ("route.address", "10.80.0.1")],
     );
     let _: &Flat = &evs[marker];
+}
+
+#[test]
+fn other_namespaces_are_watched_by_name_and_told_apart() {
+    if !ready() {
+        return;
+    }
+    let _lock = kernel_lock();
+    let (a, b) = (Netns::new(), Netns::new());
+    let dir = tempfile::tempdir().unwrap();
+    let (sa, sb) = (format!("route:{}", a.0), format!("route:{}", b.0));
+    let rec = Recorder::start_here(&["-s", &sa, "-s", &sb], dir.path(), "two");
+    a.ip(&["addr", "add", "10.81.0.1/32", "dev", "lo"]);
+    b.ip(&["addr", "add", "10.82.0.1/32", "dev", "lo"]);
+    a.ip(&["link", "add", "la0", "type", "veth", "peer", "name", "la1"]);
+    rec.stop();
+    let evs = read_all(dir.path(), "two");
+    let in_a = ("route.netns", a.0.as_str());
+    let in_b = ("route.netns", b.0.as_str());
+    find(
+        &evs,
+        0,
+        &[("type", "NEWADDR"), ("route.address", "10.81.0.1"), in_a],
+    );
+    find(
+        &evs,
+        0,
+        &[("type", "NEWADDR"), ("route.address", "10.82.0.1"), in_b],
+    );
+    find(
+        &evs,
+        0,
+        &[("type", "NEWLINK"), ("route.ifname", "la0"), in_a],
+    );
+    assert!(evs
+        .iter()
+        .all(|e| matches(e, &[in_a]) || matches(e, &[in_b])));
+    assert!(!evs
+        .iter()
+        .any(|e| matches(e, &[("route.address", "10.82.0.1"), in_a])));
+    assert!(!evs
+        .iter()
+        .any(|e| matches(e, &[("route.ifname", "la0"), in_b])));
 }

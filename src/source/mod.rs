@@ -17,7 +17,7 @@ use crate::pipeline::Emitter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("unknown source {0:?}: use inotify:PATH[,recursive], fanotify:PATH, epoll:PATH, route or input[:PATH]")]
+    #[error("unknown source {0:?}: use inotify:PATH[,recursive], fanotify:PATH, epoll:PATH, route[:NETNS] or input[:PATH]")]
     UnknownSource(String),
     #[error("source {spec:?}: {why}")]
     BadSpec { spec: String, why: String },
@@ -42,8 +42,11 @@ pub enum Spec {
         path: PathBuf,
         recursive: bool,
     },
-    /// `route`: rtnetlink links, addresses and routes.
-    Route,
+    /// `route` / `route:NETNS`: rtnetlink links, addresses and routes, of letrace's network
+    /// namespace or of NETNS (an `ip netns` name or a path such as /proc/PID/ns/net).
+    Route {
+        netns: Option<String>,
+    },
     /// `input` (None: all of /dev/input, hotplug included) or `input:PATH` (a device, FIFO,
     /// file of records, or a directory of `event*` entries).
     Input {
@@ -77,8 +80,10 @@ impl Spec {
                     recursive: opts.contains(&"recursive"),
                 })
             }
-            "route" if arg.is_empty() => Ok(Spec::Route),
-            "route" => Err(bad("takes no argument: route")),
+            "route" if arg.is_empty() => Ok(Spec::Route { netns: None }),
+            "route" => Ok(Spec::Route {
+                netns: Some(arg.to_string()),
+            }),
             "input" if arg.is_empty() => Ok(Spec::Input { path: None }),
             "input" => Ok(Spec::Input {
                 path: Some(PathBuf::from(arg)),
@@ -109,7 +114,7 @@ impl Spec {
     pub fn kind(&self) -> SourceKind {
         match self {
             Spec::Inotify { .. } => SourceKind::Inotify,
-            Spec::Route => SourceKind::Route,
+            Spec::Route { .. } => SourceKind::Route,
             Spec::Input { .. } => SourceKind::Input,
             Spec::Fanotify { .. } => SourceKind::Fanotify,
             Spec::Epoll { .. } => SourceKind::Epoll,
@@ -122,7 +127,10 @@ impl Spec {
             Spec::Inotify { path, recursive } => Ok(Box::new(inotify::InotifySource::open(
                 path, *recursive, opts,
             )?)),
-            Spec::Route => Ok(Box::new(route::RouteSource::open(opts.route_rcvbuf)?)),
+            Spec::Route { netns } => Ok(Box::new(route::RouteSource::open(
+                opts.route_rcvbuf,
+                netns.as_deref(),
+            )?)),
             Spec::Input { path } => Ok(Box::new(input::InputSource::open(
                 path.as_deref(),
                 opts.input_redact,
@@ -144,7 +152,8 @@ impl std::fmt::Display for Spec {
                     if *recursive { ",recursive" } else { "" }
                 )
             }
-            Spec::Route => f.write_str("route"),
+            Spec::Route { netns: None } => f.write_str("route"),
+            Spec::Route { netns: Some(n) } => write!(f, "route:{n}"),
             Spec::Input { path: None } => f.write_str("input"),
             Spec::Input { path: Some(p) } => write!(f, "input:{}", p.display()),
             Spec::Fanotify { path } => write!(f, "fanotify:{}", path.display()),

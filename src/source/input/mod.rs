@@ -302,7 +302,7 @@ impl InputSource {
                 .add(&parent, WatchMask::CREATE | WatchMask::MOVED_TO)
             {
                 let msg = format!("input: {} was removed and its parent cannot be watched ({e}): new devices will not be seen", shown(&w.dir));
-                out.emit(error_event(msg))?;
+                out.emit_wait(error_event(msg))?;
             }
         }
         if dir_created && w.dir_wd.is_none() {
@@ -323,10 +323,10 @@ impl InputSource {
                 continue;
             }
             match self.add(&p) {
-                Ok(()) => out.emit(self.added_event(self.devs.len() - 1))?,
+                Ok(()) => out.emit_wait(self.added_event(self.devs.len() - 1))?,
                 // Created root-only, made readable by udev a moment later (IN_ATTRIB).
                 Err(Error::Permission { .. }) | Err(Error::Missing { .. }) => {}
-                Err(e) => out.emit(error_event(e.to_string()))?,
+                Err(e) => out.emit_wait(error_event(e.to_string()))?,
             }
         }
         Ok(())
@@ -356,7 +356,8 @@ impl InputSource {
             m.insert("partial_record_bytes", d.asm.pending() as u64);
         }
         ev.extra.insert("input", m);
-        out.emit(ev)
+        // Device comings and goings are rare and matter: they wait for room.
+        out.emit_wait(ev)
     }
 
     /// Reads up to `max_reads` buffers from device `i`. Returns false when the device is
@@ -379,7 +380,7 @@ impl InputSource {
                         "read error"
                     };
                     if reason == "read error" {
-                        out.emit(error_event(format!(
+                        out.emit_wait(error_event(format!(
                             "input: reading {}: {e}",
                             crate::text::escape(&d.dec.device.path)
                         )))?;
@@ -397,11 +398,16 @@ impl InputSource {
                 evs.push(ev);
             });
             for ev in evs {
-                out.emit(ev)?;
+                // A device cannot wait (its kernel buffer would overflow, SYN_DROPPED); a
+                // file or FIFO can, so it is never a reason to drop.
+                match d.kind {
+                    Kind::Evdev => out.emit(ev)?,
+                    Kind::Fifo | Kind::File => out.emit_wait(ev)?,
+                }
             }
             if resync && d.kind == Kind::Evdev {
                 if let Some(ev) = key_state_event(d, self.redact) {
-                    out.emit(ev)?;
+                    out.emit_wait(ev)?;
                 }
             }
         }
@@ -448,7 +454,7 @@ impl Source for InputSource {
 
     fn run(mut self: Box<Self>, out: &mut Emitter, stop: &Stop) -> Result<(), super::Error> {
         for i in 0..self.fresh {
-            if out.emit(self.added_event(i)).is_err() {
+            if out.emit_wait(self.added_event(i)).is_err() {
                 return Ok(());
             }
         }
@@ -467,8 +473,14 @@ impl Source for InputSource {
             let ready: Vec<bool> = rev[first_dev..].iter().map(|&r| r != 0).collect();
             // Back to front, so removing a device does not shift the ones still to read.
             for i in (0..ready.len()).rev() {
-                // On stop, drain what is already queued; otherwise take turns.
-                let max = if stopping { usize::MAX } else { 16 };
+                // On stop, drain what devices and FIFOs already hold (a file is not a queue:
+                // its rest is simply not read); otherwise take turns.
+                let max = match (stopping, self.devs[i].kind) {
+                    (true, Kind::File) => continue,
+                    // Bounded: a writer that never pauses must not keep letrace from stopping.
+                    (true, _) => 1024,
+                    (false, _) => 16,
+                };
                 if (ready[i] || stopping) && self.read_dev(i, out, max).is_err() {
                     return Ok(());
                 }

@@ -189,7 +189,7 @@ fn finish(mut ev: Event, mut m: Map, nl_pid: u32) -> Event {
 }
 
 /// The `route` map of an event built here.
-fn route_map(ev: &mut Event) -> Option<&mut Map> {
+pub fn route_map(ev: &mut Event) -> Option<&mut Map> {
     match ev.extra.0.iter_mut().find(|(k, _)| k == "route") {
         Some((_, Value::Map(m))) => Some(m),
         _ => None,

@@ -8,6 +8,7 @@
 
 pub mod decode;
 pub mod events;
+mod netns;
 mod socket;
 
 use std::io;
@@ -33,11 +34,23 @@ pub enum Error {
     Dump(socket::DumpError),
     #[error("route: reading notifications failed: {0}")]
     Read(io::Error),
+    #[error("route:{arg}: no such network namespace ({path} is missing); see `ip netns list`, or give a path like /proc/PID/ns/net")]
+    NoNetns { arg: String, path: String },
+    #[error(
+        "route:{arg}: cannot enter the network namespace {path}: {err} (needs root: CAP_SYS_ADMIN)"
+    )]
+    Netns {
+        arg: String,
+        path: String,
+        err: io::Error,
+    },
 }
 
 pub struct RouteSource {
     mon: OwnedFd,
     tracker: Tracker,
+    /// `route:NETNS`: the namespace (fd) and the name given, put on every event.
+    netns: Option<(OwnedFd, String)>,
 }
 
 /// Whether `route` can run here, for `letrace doctor` and `record` start-up.
@@ -53,7 +66,47 @@ pub fn probe() -> crate::doctor::Probe {
 impl RouteSource {
     /// Subscribes first, then dumps the links: a change in between shows in both, none is
     /// missed. `rcvbuf`: the socket's receive buffer (small values make loss likelier).
-    pub fn open(rcvbuf: Option<usize>) -> Result<Self, Error> {
+    /// `netns`: watch that network namespace (`ip netns` name or path) instead of letrace's.
+    pub fn open(rcvbuf: Option<usize>, netns: Option<&str>) -> Result<Self, Error> {
+        let ns = match netns {
+            None => None,
+            Some(arg) => {
+                let path = netns::resolve(arg);
+                let shown = path.display().to_string();
+                let fd = netns::open(&path).map_err(|err| match err.kind() {
+                    io::ErrorKind::NotFound => Error::NoNetns {
+                        arg: arg.to_string(),
+                        path: shown.clone(),
+                    },
+                    _ => Error::Netns {
+                        arg: arg.to_string(),
+                        path: shown.clone(),
+                        err,
+                    },
+                })?;
+                Some((fd, arg.to_string()))
+            }
+        };
+        let enter_err = |err| match netns {
+            Some(arg) => Error::Netns {
+                arg: arg.to_string(),
+                path: netns::resolve(arg).display().to_string(),
+                err,
+            },
+            None => Error::Socket(err),
+        };
+        let (mon, links) = netns::run_in(ns.as_ref().map(|(fd, _)| fd), || Self::subscribe(rcvbuf))
+            .map_err(enter_err)??;
+        let mut tracker = Tracker::new();
+        tracker.seed(&links);
+        Ok(RouteSource {
+            mon,
+            tracker,
+            netns: ns,
+        })
+    }
+
+    fn subscribe(rcvbuf: Option<usize>) -> Result<(OwnedFd, Vec<decode::Link>), Error> {
         let mon = socket::open(socket::GROUPS).map_err(Error::Socket)?;
         let bytes = rcvbuf.unwrap_or(DEFAULT_RCVBUF);
         if let Err(err) = socket::set_rcvbuf(mon.as_raw_fd(), bytes) {
@@ -62,7 +115,7 @@ impl RouteSource {
                 return Err(Error::RcvBuf { bytes, err });
             }
         }
-        let links: Vec<_> = socket::dump(&[RTM_GETLINK])
+        let links = socket::dump(&[RTM_GETLINK])
             .map_err(Error::Dump)?
             .into_iter()
             .filter_map(|p| match p {
@@ -70,9 +123,20 @@ impl RouteSource {
                 _ => None,
             })
             .collect();
-        let mut tracker = Tracker::new();
-        tracker.seed(&links);
-        Ok(RouteSource { mon, tracker })
+        Ok((mon, links))
+    }
+
+    /// Emits `ev`, naming the namespace when one was given.
+    fn emit(&self, mut ev: Event, out: &mut Emitter) -> Result<(), Closed> {
+        if let Some((_, name)) = &self.netns {
+            if let Some(m) = events::route_map(&mut ev) {
+                m.insert("netns", name.clone());
+            } else if ev.is_lost() {
+                ev.extra
+                    .insert("route", Map::new().with("netns", name.clone()));
+            }
+        }
+        out.emit(ev)
     }
 
     /// The receive buffer the kernel granted.
@@ -87,7 +151,7 @@ impl RouteSource {
             match parsed {
                 Ok((p, pid)) => {
                     for ev in self.tracker.events(&p, pid, now, Origin::Live) {
-                        out.emit(ev)?;
+                        self.emit(ev, out)?;
                     }
                 }
                 Err(e) => {
@@ -116,11 +180,11 @@ impl RouteSource {
         }
         let mut lost = Event::lost(SourceKind::Route, 1, false, "netlink ENOBUFS");
         lost.time = lost_at;
-        out.emit(lost)?;
+        self.emit(lost, out)?;
         match socket::dump(&socket::ALL_TABLES) {
             Ok(dump) => {
                 for ev in self.tracker.resync(&dump, Timestamp::now()) {
-                    out.emit(ev)?;
+                    self.emit(ev, out)?;
                 }
             }
             Err(e) => out.emit(error_event(format!(
@@ -144,6 +208,14 @@ impl Source for RouteSource {
     }
 
     fn run(mut self: Box<Self>, out: &mut Emitter, stop: &Stop) -> Result<(), super::Error> {
+        if let Some((ns, arg)) = &self.netns {
+            // This thread's resync dumps must happen in the same namespace.
+            netns::enter(ns).map_err(|err| Error::Netns {
+                arg: arg.clone(),
+                path: netns::resolve(arg).display().to_string(),
+                err,
+            })?;
+        }
         let fd = self.mon.as_raw_fd();
         let mut buf = vec![0u8; socket::RECV_BUF];
         loop {
@@ -181,15 +253,37 @@ impl Source for RouteSource {
 
 #[cfg(test)]
 mod tests {
-    use crate::source::{Error, Spec};
+    use crate::source::Spec;
 
     #[test]
-    fn spec_takes_no_argument() {
-        assert_eq!(Spec::parse("route").unwrap(), Spec::Route);
-        assert!(matches!(
-            Spec::parse("route:eth0"),
-            Err(Error::BadSpec { .. })
-        ));
+    fn spec_with_and_without_a_namespace() {
+        assert_eq!(Spec::parse("route").unwrap(), Spec::Route { netns: None });
+        assert_eq!(
+            Spec::parse("route:blue").unwrap(),
+            Spec::Route {
+                netns: Some("blue".into())
+            }
+        );
+        assert_eq!(
+            super::netns::resolve("blue"),
+            std::path::Path::new("/run/netns/blue")
+        );
+        assert_eq!(
+            super::netns::resolve("/proc/1/ns/net"),
+            std::path::Path::new("/proc/1/ns/net")
+        );
+    }
+
+    #[test]
+    fn a_missing_namespace_is_a_clear_error() {
+        let err = super::RouteSource::open(None, Some("letrace-no-such-ns"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("no such network namespace") && err.contains("ip netns list"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -261,3 +261,35 @@ fn resync_reports_state_and_links_that_vanished_unseen() {
     assert_eq!(t.ifname(42), None);
     assert!(t.ifname(1).is_some());
 }
+
+/// The events the captured notifications become, as JSON lines (fixed time, as the kernel
+/// sent them otherwise). Regenerate with `LETRACE_BLESS=1 cargo test` and review the diff.
+#[test]
+fn golden_json() {
+    let mut t = Tracker::new();
+    let time = Timestamp {
+        secs: 1_795_319_026,
+        nanos: 0,
+    };
+    let buf = include_bytes!("../testdata/monitor.bin");
+    let enc = crate::encode::Format::Json.encoder(false);
+    let mut out = Vec::new();
+    for m in messages(buf) {
+        let m = m.unwrap();
+        for ev in t.events(&parse(&m).unwrap(), m.pid, time, Origin::Live) {
+            enc.encode(&ev, &mut out);
+        }
+    }
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/source/route/testdata/monitor.golden.jsonl"
+    );
+    if std::env::var_os("LETRACE_BLESS").is_some() {
+        std::fs::write(path, &out).unwrap();
+    }
+    let want = std::fs::read(path).expect("golden file; create with LETRACE_BLESS=1");
+    assert_eq!(
+        String::from_utf8_lossy(&out),
+        String::from_utf8_lossy(&want)
+    );
+}
