@@ -33,7 +33,8 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct RecordArgs {
     /// Source to record (repeatable): inotify:PATH[,recursive], fanotify:PATH, epoll:PATH,
-    /// route[:NETNS], input[:PATH]. Default: inotify on the current directory.
+    /// route[:NETNS], input[:PATH]. Default: inotify on the current directory, route, and input
+    /// when there are input devices (those that cannot run are skipped).
     #[arg(short = 's', long = "source", value_name = "SOURCE")]
     pub sources: Vec<String>,
     /// Output file (repeatable); the format comes from the extension (.jsonl/.json, .xml,
@@ -138,6 +139,7 @@ fn record_config(args: &RecordArgs) -> Result<record::Config> {
             input_redact: args.input_redact,
             ..Default::default()
         },
-        best_effort: args.best_effort,
+        // The defaults are "whatever can run here": skip, don't fail.
+        best_effort: args.best_effort || args.sources.is_empty(),
     })
 }

@@ -104,11 +104,21 @@ impl Spec {
     }
 
     /// What `record` runs when no `-s` is given: everything that can run here, scoped sensibly.
+    /// Needs no privilege and no argument: file events in the current directory, network
+    /// configuration changes, and input devices when the machine has any. `record` runs these
+    /// best-effort, so one that cannot run here is skipped with a warning.
     pub fn defaults() -> Vec<Spec> {
-        vec![Spec::Inotify {
-            path: PathBuf::from("."),
-            recursive: false,
-        }]
+        let mut v = vec![
+            Spec::Inotify {
+                path: PathBuf::from("."),
+                recursive: false,
+            },
+            Spec::Route { netns: None },
+        ];
+        if crate::doctor::probe(SourceKind::Input).status == crate::doctor::Status::Ok {
+            v.push(Spec::Input { path: None });
+        }
+        v
     }
 
     pub fn kind(&self) -> SourceKind {
