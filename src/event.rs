@@ -413,6 +413,15 @@ impl Event {
         ev
     }
 
+    /// A problem that does not stop the run (a directory that could not be watched, a resync
+    /// that failed): `{"source":"letrace","type":"ERROR","error":{"message":...}}`.
+    pub fn error(message: String) -> Self {
+        let mut ev = Event::new(SourceKind::Letrace, "ERROR");
+        ev.extra
+            .insert("error", Map::new().with("message", message));
+        ev
+    }
+
     pub fn is_lost(&self) -> bool {
         self.lost.is_some()
     }

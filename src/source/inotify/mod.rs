@@ -17,7 +17,7 @@ use self::decode::{
 };
 use self::watches::{Found, WalkError, Watches};
 use super::{Options, Source, Stop};
-use crate::event::{Event, Map, SourceKind, Timestamp, Value};
+use crate::event::{Event, SourceKind, Timestamp, Value};
 use crate::pipeline::{Closed, Emitter};
 
 #[derive(Debug, thiserror::Error)]
@@ -233,11 +233,11 @@ impl InotifySource {
                     lossy(&p)
                 );
                 eprintln!("letrace: warning: {msg}");
-                out.emit(error_event(msg))?;
+                out.emit(Event::error(msg))?;
             }
         }
         for (p, e) in skipped {
-            out.emit(error_event(format!(
+            out.emit(Event::error(format!(
                 "inotify: not watching {}: {e}",
                 lossy(&p)
             )))?;
@@ -252,20 +252,13 @@ impl InotifySource {
         };
         let mut skipped = Vec::new();
         if let Err(WalkError::Limit(p)) = self.watches.add_tree(&root, None, &mut skipped) {
-            out.emit(error_event(format!(
+            out.emit(Event::error(format!(
                 "inotify watch limit reached: {} and below are not watched",
                 lossy(&p)
             )))?;
         }
         Ok(())
     }
-}
-
-fn error_event(message: String) -> Event {
-    let mut ev = Event::new(SourceKind::Letrace, "ERROR");
-    ev.extra
-        .insert("error", Map::new().with("message", message));
-    ev
 }
 
 impl Source for InotifySource {

@@ -302,7 +302,7 @@ impl InputSource {
                 .add(&parent, WatchMask::CREATE | WatchMask::MOVED_TO)
             {
                 let msg = format!("input: {} was removed and its parent cannot be watched ({e}): new devices will not be seen", shown(&w.dir));
-                out.emit_wait(error_event(msg))?;
+                out.emit_wait(Event::error(msg))?;
             }
         }
         if dir_created && w.dir_wd.is_none() {
@@ -326,7 +326,7 @@ impl InputSource {
                 Ok(()) => out.emit_wait(self.added_event(self.devs.len() - 1))?,
                 // Created root-only, made readable by udev a moment later (IN_ATTRIB).
                 Err(Error::Permission { .. }) | Err(Error::Missing { .. }) => {}
-                Err(e) => out.emit_wait(error_event(e.to_string()))?,
+                Err(e) => out.emit_wait(Event::error(e.to_string()))?,
             }
         }
         Ok(())
@@ -380,7 +380,7 @@ impl InputSource {
                         "read error"
                     };
                     if reason == "read error" {
-                        out.emit_wait(error_event(format!(
+                        out.emit_wait(Event::error(format!(
                             "input: reading {}: {e}",
                             crate::text::escape(&d.dec.device.path)
                         )))?;
@@ -438,13 +438,6 @@ fn key_state_event(d: &Dev, redact: bool) -> Option<Event> {
     }
     ev.extra.insert("input", m);
     Some(ev)
-}
-
-fn error_event(message: String) -> Event {
-    let mut ev = Event::new(SourceKind::Letrace, "ERROR");
-    ev.extra
-        .insert("error", Map::new().with("message", message));
-    ev
 }
 
 impl Source for InputSource {

@@ -156,7 +156,7 @@ impl RouteSource {
                 }
                 Err(e) => {
                     // Not seen from a real kernel; report it and keep going.
-                    out.emit(error_event(format!("route: undecodable message: {e}")))?;
+                    out.emit(Event::error(format!("route: undecodable message: {e}")))?;
                     break;
                 }
             }
@@ -187,19 +187,12 @@ impl RouteSource {
                     self.emit(ev, out)?;
                 }
             }
-            Err(e) => out.emit(error_event(format!(
+            Err(e) => out.emit(Event::error(format!(
                 "route: resync after loss failed, link state may be stale: {e}"
             )))?,
         }
         Ok(())
     }
-}
-
-fn error_event(message: String) -> Event {
-    let mut ev = Event::new(SourceKind::Letrace, "ERROR");
-    ev.extra
-        .insert("error", Map::new().with("message", message));
-    ev
 }
 
 impl Source for RouteSource {
@@ -221,7 +214,14 @@ impl Source for RouteSource {
         loop {
             let rev = crate::sys::poll(&[fd, stop.fd()], -1).map_err(Error::Read)?;
             let stopping = rev[1] != 0;
+            let mut reads = 0;
             loop {
+                // A stream that never goes quiet must not hide a stop request, and on stop
+                // only what was already queued is drained.
+                if (!stopping && stop.is_set()) || (stopping && reads >= 1024) {
+                    break;
+                }
+                reads += 1;
                 match socket::recv(fd, &mut buf, true) {
                     Ok(n) => {
                         if self.handle(&buf[..n], out).is_err() {
