@@ -343,7 +343,11 @@ impl Source for FanotifySource {
         let mut buf = vec![0u8; 256 * 1024];
         loop {
             let rev = crate::sys::poll(&[fd, stop.fd()], -1).map_err(Error::Read)?;
-            let stopping = rev[1] != 0;
+            let mut stopping = rev[1] != 0;
+            let mut reads_after_stop = 0;
+            // Drain what the kernel has queued. On a busy filesystem the queue may never run
+            // dry, so the stop flag is checked after every read, and after a stop only what
+            // was already queued (at most max_queued_events records) is read.
             loop {
                 let n = match crate::sys::read(fd, &mut buf).map_err(Error::Read)? {
                     Some(n) if n > 0 => n,
@@ -357,6 +361,13 @@ impl Source for FanotifySource {
                         return Ok(());
                     }
                 }
+                stopping |= stop.is_set();
+                if stopping {
+                    reads_after_stop += 1;
+                    if reads_after_stop >= DRAIN_AFTER_STOP {
+                        break;
+                    }
+                }
             }
             if stopping {
                 if self.unresolved > 0 {
@@ -367,6 +378,10 @@ impl Source for FanotifySource {
         }
     }
 }
+
+/// Reads after a stop request: 16 x 256 KiB holds a full default kernel queue (16384
+/// records of ~100 bytes) several times over.
+const DRAIN_AFTER_STOP: u32 = 16;
 
 /// `letrace doctor`: can a filesystem mark with FID and name reporting be set here?
 pub fn probe() -> Probe {

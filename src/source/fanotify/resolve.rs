@@ -28,8 +28,22 @@ impl Handles {
     pub fn new(root: &Path) -> io::Result<Handles> {
         let c = CString::new(root.as_os_str().as_bytes())
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: c is NUL-terminated; we own the returned fd.
-        let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+        // Not O_PATH: open_by_handle_at refuses O_PATH mount fds (EBADF). A directory is
+        // opened as such; for a file its directory (same filesystem) is used.
+        let dir = if root.is_dir() {
+            c.clone()
+        } else {
+            let parent = root.parent().unwrap_or(Path::new("/"));
+            CString::new(parent.as_os_str().as_bytes())
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?
+        };
+        // SAFETY: dir is NUL-terminated; we own the returned fd.
+        let fd = unsafe {
+            libc::open(
+                dir.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
