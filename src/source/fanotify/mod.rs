@@ -422,12 +422,14 @@ pub fn probe() -> Probe {
             .fix(fix_root)
         }
         Err(e) => {
+            // Only the root filesystem was tried: PATHs on other filesystems may work, and
+            // `record` then reports the precise error for PATH's own filesystem.
             return Probe::new(
                 SourceKind::Fanotify,
-                Status::No,
-                format!("filesystem mark on /: {e}"),
+                Status::Degraded,
+                format!("the root filesystem refuses a FID filesystem mark ({e}); fanotify works only on filesystems that report file handles"),
             )
-            .fix("the root filesystem cannot report file handles; other filesystems may")
+            .fix("watch paths on ext4, xfs, btrfs, tmpfs or another filesystem with file handles, or use inotify");
         }
     }
     drop(fd);

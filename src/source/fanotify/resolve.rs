@@ -292,3 +292,59 @@ fn read_proc(pid: i32, name: &[u8], link: bool) -> Option<Vec<u8>> {
     };
     (n >= 0).then(|| buf[..n as usize].to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::decode::FidKind;
+    use super::*;
+
+    fn fid(handle: &[u8]) -> Fid<'_> {
+        Fid {
+            kind: FidKind::Object,
+            fsid: [1; 8],
+            handle_type: 1,
+            handle,
+            name: None,
+        }
+    }
+
+    #[test]
+    fn cache_follows_directory_renames_and_never_guesses() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut h = Handles::new(tmp.path()).unwrap();
+        h.remember(&fid(b"dir"), b"/r/d");
+        h.remember(&fid(b"file"), b"/r/d/f");
+        h.remember(&fid(b"other"), b"/r/dd/x");
+        h.rename_tree(b"/r/d", b"/r/e/d2");
+        assert_eq!(h.resolve(&fid(b"dir")), Some(&b"/r/e/d2"[..]));
+        assert_eq!(h.resolve(&fid(b"file")), Some(&b"/r/e/d2/f"[..]));
+        assert_eq!(h.resolve(&fid(b"other")), Some(&b"/r/dd/x"[..]));
+        h.clear();
+        // Not cached, and not a handle the kernel can open: unknown, not a guess.
+        assert_eq!(h.resolve(&fid(b"dir")), None);
+    }
+
+    #[test]
+    fn process_of_a_live_and_a_gone_process() {
+        let mut procs = Procs::default();
+        let me = procs.process_of(std::process::id() as i32, None, false);
+        let comm = std::fs::read("/proc/self/comm").unwrap();
+        assert_eq!(me.comm.unwrap().0, comm[..comm.len() - 1]);
+        assert_eq!(
+            me.exe.unwrap().0,
+            std::fs::read_link("/proc/self/exe")
+                .unwrap()
+                .as_os_str()
+                .as_bytes()
+        );
+        // pid_max is at most 2^22: this pid never exists.
+        let gone = procs.process_of(1 << 30, None, false);
+        assert_eq!((gone.comm, gone.exe), (None, None));
+        assert_eq!(gone.extra.get("unknown"), Some(&"exited".into()));
+        // With pidfd reporting on, no pidfd means the kernel saw the process gone.
+        procs.new_batch();
+        let nopidfd = procs.process_of(std::process::id() as i32, None, true);
+        assert_eq!(nopidfd.comm, None);
+        assert_eq!(nopidfd.extra.get("unknown"), Some(&"exited".into()));
+    }
+}
