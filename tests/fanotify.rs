@@ -157,21 +157,36 @@ fn fanotify_overflow_becomes_a_lost_event() {
     std::thread::sleep(Duration::from_millis(1500));
     let err = rec.stop();
     let mut lost = Vec::new();
-    let mut created = 0;
+    let mut created = Vec::new();
+    let prefix = format!("\"path\":\"{}/f", w.display());
     for line in rec.jsonl().lines() {
         if line.contains("\"type\":\"LOST\"") {
             lost.push(serde_json::from_str::<serde_json::Value>(line).unwrap());
         } else if line.contains("\"type\":\"FAN_CREATE\"") {
-            created += 1;
+            if let Some(i) = line.find(&prefix) {
+                let rest = &line[i + prefix.len()..];
+                let n: usize = rest[..rest.find('"').unwrap()].parse().unwrap();
+                created.push(n);
+            }
         }
     }
     let lost: Vec<_> = lost.iter().filter(|l| l["source"] == "fanotify").collect();
-    assert_eq!(lost.len(), 1, "stderr: {err}");
+    assert!(!lost.is_empty(), "no LOST event; stderr: {err}");
     assert_eq!(lost[0]["reason"], "FAN_Q_OVERFLOW");
     assert_eq!(lost[0]["lost_exact"], false);
     assert!(lost[0]["lost"].as_u64().unwrap() >= 1);
-    // The events queued before the overflow were delivered.
-    assert!(created >= limit / 2, "only {created} FAN_CREATE events");
+    // The kernel keeps the oldest events and drops the newest: what arrived is exactly the
+    // first files created, in order, and not all of them. (How many depends on how much of
+    // the shared queue the rest of the filesystem's activity took meanwhile.)
+    created.sort_unstable();
+    created.dedup();
+    assert!(!created.is_empty(), "no FAN_CREATE at all");
+    assert_eq!(
+        created,
+        (0..created.len()).collect::<Vec<_>>(),
+        "not a prefix"
+    );
+    assert!(created.len() < limit + 2000, "nothing was lost?");
     assert!(err.contains("lost"), "{err}");
 }
 
