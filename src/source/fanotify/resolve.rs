@@ -12,14 +12,19 @@ use std::path::Path;
 use super::decode::{Fid, KEY_MAX};
 use crate::event::{Bytes, Process};
 
-/// Cached handles beyond this are dropped wholesale (and re-resolved from the kernel):
-/// bounded memory whatever the filesystem does.
-const CACHE_MAX: usize = 65_536;
+/// Cached handles beyond these are dropped wholesale (and re-resolved from the kernel):
+/// bounded memory whatever the filesystem does. Objects under the watched path have their
+/// own, larger cache, so the churn of the rest of the filesystem cannot evict them (a
+/// directory deleted after eviction could no longer be placed).
+const INSIDE_MAX: usize = 65_536;
+const OUTSIDE_MAX: usize = 8_192;
 
 pub struct Handles {
     /// Any fd on the marked filesystem: `open_by_handle_at` needs one.
     mount_fd: OwnedFd,
-    cache: HashMap<Vec<u8>, Vec<u8>>,
+    root: Vec<u8>,
+    inside: HashMap<Vec<u8>, Vec<u8>>,
+    outside: HashMap<Vec<u8>, Vec<u8>>,
 }
 
 impl Handles {
@@ -51,10 +56,12 @@ impl Handles {
         let mount_fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let mut h = Handles {
             mount_fd,
-            cache: HashMap::new(),
+            root: root.as_os_str().as_bytes().to_vec(),
+            inside: HashMap::new(),
+            outside: HashMap::new(),
         };
         if let Some(key) = own_handle_key(&c) {
-            h.cache.insert(key, root.as_os_str().as_bytes().to_vec());
+            h.inside.insert(key, root.as_os_str().as_bytes().to_vec());
         }
         Ok(h)
     }
@@ -63,18 +70,18 @@ impl Handles {
     pub fn resolve(&mut self, fid: &Fid<'_>) -> Option<&[u8]> {
         let mut buf = [0u8; KEY_MAX];
         let key = fid.key_in(&mut buf);
-        if !self.cache.contains_key(key) {
+        if self.get(key).is_none() {
             let p = self.open_path(fid)?;
             self.insert(key.to_vec(), p);
         }
-        self.cache.get(key).map(Vec::as_slice)
+        self.get(key)
     }
 
     /// Records that `fid` is at `path` (a record told us, no syscall needed).
     pub fn remember(&mut self, fid: &Fid<'_>, path: &[u8]) {
         let mut buf = [0u8; KEY_MAX];
         let key = fid.key_in(&mut buf);
-        if self.cache.get(key).is_some_and(|p| p == path) {
+        if self.get(key).is_some_and(|p| p == path) {
             return;
         }
         self.insert(key.to_vec(), path.to_vec());
@@ -82,7 +89,7 @@ impl Handles {
 
     /// A directory moved: every cached path at or below `old` moves with it.
     pub fn rename_tree(&mut self, old: &[u8], new: &[u8]) {
-        for p in self.cache.values_mut() {
+        for p in self.inside.values_mut().chain(self.outside.values_mut()) {
             if super::decode::is_under(p, old) {
                 let rest = p[old.len()..].to_vec();
                 let mut np = new.to_vec();
@@ -94,14 +101,30 @@ impl Handles {
 
     /// After an overflow renames may have been missed: forget every cached path.
     pub fn clear(&mut self) {
-        self.cache.clear();
+        self.inside.clear();
+        self.outside.clear();
+    }
+
+    fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.inside
+            .get(key)
+            .or_else(|| self.outside.get(key))
+            .map(Vec::as_slice)
     }
 
     fn insert(&mut self, key: Vec<u8>, path: Vec<u8>) {
-        if self.cache.len() >= CACHE_MAX && !self.cache.contains_key(&key) {
-            self.cache.clear();
+        let is_inside = super::decode::is_under(&path, &self.root);
+        // One entry per key: it may move between the two (a rename across the root).
+        let (map, other, max) = if is_inside {
+            (&mut self.inside, &mut self.outside, INSIDE_MAX)
+        } else {
+            (&mut self.outside, &mut self.inside, OUTSIDE_MAX)
+        };
+        other.remove(&key);
+        if map.len() >= max && !map.contains_key(&key) {
+            map.clear();
         }
-        self.cache.insert(key, path);
+        map.insert(key, path);
     }
 
     fn open_path(&self, fid: &Fid<'_>) -> Option<Vec<u8>> {
@@ -322,6 +345,26 @@ mod tests {
         h.clear();
         // Not cached, and not a handle the kernel can open: unknown, not a guess.
         assert_eq!(h.resolve(&fid(b"dir")), None);
+    }
+
+    #[test]
+    fn churn_outside_the_root_never_evicts_what_is_inside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let mut h = Handles::new(&root).unwrap();
+        let inside = root.join("d");
+        let inside = inside.as_os_str().as_bytes();
+        h.remember(&fid(b"in"), inside);
+        for i in 0..OUTSIDE_MAX * 3 {
+            let k = format!("o{i}");
+            h.remember(&fid(k.as_bytes()), format!("/elsewhere/{i}").as_bytes());
+        }
+        assert_eq!(h.resolve(&fid(b"in")), Some(inside));
+        assert!(h.outside.len() <= OUTSIDE_MAX);
+        // A rename across the root keeps one entry per handle.
+        h.remember(&fid(b"in"), b"/elsewhere/moved");
+        assert!(!h.inside.contains_key(&fid(b"in").key()));
+        assert_eq!(h.resolve(&fid(b"in")), Some(&b"/elsewhere/moved"[..]));
     }
 
     #[test]
