@@ -208,3 +208,65 @@ fn letrace_err(args: &[&str]) -> String {
     assert!(!o.status.success());
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+#[test]
+fn fanotify_places_deletes_in_a_tree_that_existed_before_and_is_gone_when_read() {
+    if !common::need_root() {
+        return;
+    }
+    let _lock = common::kernel_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path().canonicalize().unwrap();
+    let old = w.join("old");
+    let mut files = Vec::new();
+    let mut dirs = vec![old.clone()];
+    for a in 0..3 {
+        let d = old.join(format!("a{a}"));
+        let dd = d.join("b");
+        fs::create_dir_all(&dd).unwrap();
+        dirs.push(d.clone());
+        dirs.push(dd.clone());
+        for i in 0..3 {
+            for dir in [&d, &dd] {
+                let f = dir.join(format!("f{i}"));
+                fs::write(&f, b"x").unwrap();
+                files.push(f);
+            }
+        }
+    }
+    let out = tempfile::tempdir().unwrap();
+    let mut rec = Recorder::start(out.path(), &["-s", &format!("fanotify:{}", w.display())]);
+    let ready = w.join("ready");
+    rec.wait_for("/ready\"", || {
+        let _ = fs::write(&ready, b"x");
+    });
+    // letrace reads nothing until the whole tree is gone: every directory handle in the
+    // queue is stale by then, and only what letrace learnt at start-up can place them.
+    rec.signal(libc::SIGSTOP);
+    fs::remove_dir_all(&old).unwrap();
+    rec.signal(libc::SIGCONT);
+    std::thread::sleep(Duration::from_millis(500));
+    let err = rec.stop();
+    let evs = rec.events();
+    let me = std::process::id().to_string();
+    for p in files.iter().chain(&dirs) {
+        let path = p.display().to_string();
+        let hit = find(
+            &evs,
+            &[
+                ("type", "FAN_DELETE"),
+                ("file.path", &path),
+                ("process.pid", &me),
+            ],
+        );
+        assert_eq!(hit.len(), 1, "FAN_DELETE {path}: stderr {err}\n{evs:#?}");
+    }
+    // FAN_DELETE_SELF carries only the object's own (stale) handle; files letrace never saw
+    // before get their path from the FAN_DELETE of the same read.
+    for p in files.iter().chain(&dirs) {
+        let path = p.display().to_string();
+        let hit = find(&evs, &[("type", "FAN_DELETE_SELF"), ("file.path", &path)]);
+        assert_eq!(hit.len(), 1, "FAN_DELETE_SELF {path}\n{evs:#?}");
+    }
+    assert!(!evs.iter().any(|e| e.contains_key("fanotify.path_unknown")));
+}

@@ -172,10 +172,12 @@ impl FanotifySource {
             }
             Err(e) => return Err(mark_error(&shown, e).into()),
         }
-        let handles = Handles::new(&root).map_err(|e| Error::Path {
+        let mut handles = Handles::new(&root).map_err(|e| Error::Path {
             path: shown.clone(),
             source: e,
         })?;
+        // After the mark: a directory made meanwhile is either walked or seen created.
+        handles.preload_dirs();
         Ok(FanotifySource {
             fd,
             root: root.as_os_str().as_bytes().to_vec(),
@@ -304,6 +306,44 @@ impl FanotifySource {
         (path, None)
     }
 
+    /// Before a batch is reported: an object unlinked in it (FAN_DELETE names it) whose
+    /// handle letrace has never seen gets its path from that record, so its FAN_DELETE_SELF
+    /// (which carries only the object's handle, often ahead of the FAN_DELETE, and is stale
+    /// by now) can be placed. Objects renamed within the batch are left alone: one path
+    /// would not be right for all their records.
+    fn learn_deletes(&mut self, buf: &[u8]) {
+        let moves = decode::FAN_RENAME | decode::FAN_MOVED_FROM | decode::FAN_MOVED_TO;
+        let mut renamed: Vec<Vec<u8>> = Vec::new();
+        let mut deleted = Vec::new();
+        for raw in decode::records(buf).map_while(Result::ok) {
+            if raw.pid == self.own_pid {
+                continue;
+            }
+            let Some(obj) = raw.fid(FidKind::Object) else {
+                continue;
+            };
+            if raw.mask & moves != 0 {
+                renamed.push(obj.key());
+            } else if raw.mask & decode::FAN_DELETE != 0 && !self.handles.knows(obj) {
+                if let Some(d) = raw.fid(FidKind::Dir) {
+                    deleted.push((*obj, *d));
+                }
+            }
+        }
+        for (obj, d) in deleted {
+            if renamed.contains(&obj.key()) {
+                continue;
+            }
+            if let Some(p) = self
+                .handles
+                .resolve(&d)
+                .map(|dir| decode::join(dir, d.name.unwrap_or_default()))
+            {
+                self.handles.remember(&obj, &p);
+            }
+        }
+    }
+
     fn unresolved_event(&self) -> Event {
         let mut ev = Event::new(SourceKind::Letrace, "UNRESOLVED");
         ev.extra.insert(
@@ -355,6 +395,7 @@ impl Source for FanotifySource {
                 };
                 let now = Timestamp::now();
                 self.procs.new_batch();
+                self.learn_deletes(&buf[..n]);
                 for raw in decode::records(&buf[..n]) {
                     let raw = raw.map_err(Error::from)?;
                     if self.handle(&raw, now, out).is_err() {

@@ -7,7 +7,8 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use super::decode::{Fid, KEY_MAX};
 use crate::event::{Bytes, Process};
@@ -66,6 +67,53 @@ impl Handles {
         Ok(h)
     }
 
+    /// Caches the handle of every directory below the root that exists now (up to the
+    /// cache size), so events in a directory that is deleted before letrace reads them (a
+    /// quick `rm -rf`) can still be placed. Directories created later are learnt from their
+    /// FAN_CREATE. Returns how many were cached; stays on the root's filesystem.
+    pub fn preload_dirs(&mut self) -> usize {
+        let root = PathBuf::from(std::ffi::OsStr::from_bytes(&self.root));
+        let Ok(meta) = std::fs::metadata(&root) else {
+            return 0;
+        };
+        let Some(fsid) = CString::new(self.root.clone())
+            .ok()
+            .and_then(|c| fsid_of(&c))
+        else {
+            return 0;
+        };
+        let dev = meta.dev();
+        let mut stack = vec![root];
+        let mut n = 0;
+        while let Some(dir) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue;
+                }
+                let p = e.path();
+                if std::fs::symlink_metadata(&p).map_or(true, |m| m.dev() != dev) {
+                    continue; // another filesystem mounted here: not ours to report
+                }
+                if n >= INSIDE_MAX / 2 {
+                    return n; // the rest is resolved on demand
+                }
+                let bytes = p.as_os_str().as_bytes().to_vec();
+                if let Some(key) = CString::new(bytes.clone())
+                    .ok()
+                    .and_then(|c| handle_key(fsid, &c))
+                {
+                    self.insert(key, bytes);
+                    n += 1;
+                }
+                stack.push(p);
+            }
+        }
+        n
+    }
+
     /// The path of the object `fid` names, or None if it no longer exists.
     pub fn resolve(&mut self, fid: &Fid<'_>) -> Option<&[u8]> {
         let mut buf = [0u8; KEY_MAX];
@@ -103,6 +151,12 @@ impl Handles {
     pub fn clear(&mut self) {
         self.inside.clear();
         self.outside.clear();
+    }
+
+    /// Whether `fid` is cached (no syscall).
+    pub fn knows(&self, fid: &Fid<'_>) -> bool {
+        let mut buf = [0u8; KEY_MAX];
+        self.get(fid.key_in(&mut buf)).is_some()
     }
 
     fn get(&self, key: &[u8]) -> Option<&[u8]> {
@@ -175,6 +229,10 @@ fn nlink(fd: &OwnedFd) -> Option<u64> {
 /// The cache key of the object at `path`, as fanotify will report it (fsid from statfs,
 /// handle from name_to_handle_at).
 fn own_handle_key(path: &CString) -> Option<Vec<u8>> {
+    handle_key(fsid_of(path)?, path)
+}
+
+fn fsid_of(path: &CString) -> Option<[u8; 8]> {
     // SAFETY: zeroed statfs is a valid out-buffer.
     let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: path is NUL-terminated; sfs a valid out-pointer.
@@ -182,7 +240,10 @@ fn own_handle_key(path: &CString) -> Option<Vec<u8>> {
         return None;
     }
     // SAFETY: fsid_t is two i32s; reading its bytes is sound.
-    let fsid: [u8; 8] = unsafe { std::mem::transmute_copy(&sfs.f_fsid) };
+    Some(unsafe { std::mem::transmute_copy(&sfs.f_fsid) })
+}
+
+fn handle_key(fsid: [u8; 8], path: &CString) -> Option<Vec<u8>> {
     let mut buf = [0u32; 2 + 32];
     buf[0] = 128;
     let mut mount_id = 0;
