@@ -158,6 +158,13 @@ impl FanotifySource {
                 source: e,
             },
         })?;
+        // Before the mark: while walking, nothing is read, so a mark would let the kernel
+        // queue overflow on a busy filesystem.
+        let mut handles = Handles::new(&root).map_err(|e| Error::Path {
+            path: shown.clone(),
+            source: e,
+        })?;
+        handles.preload_dirs(PRELOAD_BUDGET);
         let (fd, mut features) = init()?;
         let c = CString::new(root.as_os_str().as_bytes()).map_err(|_| Error::Path {
             path: shown.clone(),
@@ -172,12 +179,6 @@ impl FanotifySource {
             }
             Err(e) => return Err(mark_error(&shown, e).into()),
         }
-        let mut handles = Handles::new(&root).map_err(|e| Error::Path {
-            path: shown.clone(),
-            source: e,
-        })?;
-        // After the mark: a directory made meanwhile is either walked or seen created.
-        handles.preload_dirs();
         Ok(FanotifySource {
             fd,
             root: root.as_os_str().as_bytes().to_vec(),
@@ -419,6 +420,9 @@ impl Source for FanotifySource {
         }
     }
 }
+
+/// Time spent caching PATH's existing directories at start-up.
+const PRELOAD_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Reads after a stop request: 16 x 256 KiB holds a full default kernel queue (16384
 /// records of ~100 bytes) several times over.

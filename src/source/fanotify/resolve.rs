@@ -67,20 +67,22 @@ impl Handles {
         Ok(h)
     }
 
-    /// Caches the handle of every directory below the root that exists now (up to the
-    /// cache size), so events in a directory that is deleted before letrace reads them (a
-    /// quick `rm -rf`) can still be placed. Directories created later are learnt from their
-    /// FAN_CREATE. Returns how many were cached; stays on the root's filesystem.
-    pub fn preload_dirs(&mut self) -> usize {
+    /// Caches the handle of every directory below the root that exists now, so events in a
+    /// directory that is deleted before letrace reads them (a quick `rm -rf`) can still be
+    /// placed. Directories created later are learnt from their FAN_CREATE. Bounded by half
+    /// the cache and by `budget` of time (a huge cold tree would delay start-up); the rest
+    /// is resolved on demand. Stays on the root's filesystem. Returns (cached, complete).
+    pub fn preload_dirs(&mut self, budget: std::time::Duration) -> (usize, bool) {
+        let until = std::time::Instant::now() + budget;
         let root = PathBuf::from(std::ffi::OsStr::from_bytes(&self.root));
         let Ok(meta) = std::fs::metadata(&root) else {
-            return 0;
+            return (0, false);
         };
         let Some(fsid) = CString::new(self.root.clone())
             .ok()
             .and_then(|c| fsid_of(&c))
         else {
-            return 0;
+            return (0, false);
         };
         let dev = meta.dev();
         let mut stack = vec![root];
@@ -97,8 +99,8 @@ impl Handles {
                 if std::fs::symlink_metadata(&p).map_or(true, |m| m.dev() != dev) {
                     continue; // another filesystem mounted here: not ours to report
                 }
-                if n >= INSIDE_MAX / 2 {
-                    return n; // the rest is resolved on demand
+                if n >= INSIDE_MAX / 2 || (n % 256 == 0 && std::time::Instant::now() > until) {
+                    return (n, false); // the rest is resolved on demand
                 }
                 let bytes = p.as_os_str().as_bytes().to_vec();
                 if let Some(key) = CString::new(bytes.clone())
@@ -111,7 +113,7 @@ impl Handles {
                 stack.push(p);
             }
         }
-        n
+        (n, true)
     }
 
     /// The path of the object `fid` names, or None if it no longer exists.
