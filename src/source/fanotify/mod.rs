@@ -30,6 +30,8 @@ pub enum Error {
     NoPrivilege,
     #[error("cannot start fanotify: {0} (kernel built without CONFIG_FANOTIFY, or older than 5.9 which added name reporting)")]
     Init(io::Error),
+    #[error("too many fanotify groups for this user (fs.fanotify.max_user_groups = {0}); stop other fanotify users or raise it: sysctl fs.fanotify.max_user_groups=1024")]
+    Groups(String),
     #[error("fanotify:{path}: the filesystem cannot report file handles ({source}); use inotify:{path} instead")]
     NoFid { path: String, source: io::Error },
     #[error("fanotify:{path}: cannot add the filesystem mark: {source}")]
@@ -104,6 +106,12 @@ fn init() -> Result<(OwnedFd, Features), Error> {
         let e = last_err();
         match e.raw_os_error() {
             Some(libc::EPERM) => return Err(Error::NoPrivilege),
+            Some(libc::EMFILE) => {
+                return Err(Error::Groups(
+                    std::fs::read_to_string("/proc/sys/fs/fanotify/max_user_groups")
+                        .map_or_else(|_| "?".into(), |s| s.trim().to_string()),
+                ))
+            }
             Some(libc::EINVAL) => last = Some(e),
             _ => return Err(Error::Init(e)),
         }
@@ -431,21 +439,30 @@ const DRAIN_AFTER_STOP: u32 = 16;
 /// `letrace doctor`: can a filesystem mark with FID and name reporting be set here?
 pub fn probe() -> Probe {
     let fix_root = "run letrace as root (needs CAP_SYS_ADMIN and CAP_DAC_READ_SEARCH)";
-    let (fd, f) = match init() {
-        Ok(x) => x,
-        Err(Error::NoPrivilege) => {
-            return Probe::new(
+    let (fd, f) =
+        match init() {
+            Ok(x) => x,
+            Err(Error::NoPrivilege) => {
+                return Probe::new(
+                    SourceKind::Fanotify,
+                    Status::No,
+                    "fanotify_init: permission denied (filesystem marks need CAP_SYS_ADMIN)",
+                )
+                .fix(fix_root)
+            }
+            Err(Error::Groups(n)) => return Probe::new(
                 SourceKind::Fanotify,
                 Status::No,
-                "fanotify_init: permission denied (filesystem marks need CAP_SYS_ADMIN)",
+                format!(
+                    "too many fanotify groups for this user (fs.fanotify.max_user_groups = {n})"
+                ),
             )
-            .fix(fix_root)
-        }
-        Err(e) => {
-            return Probe::new(SourceKind::Fanotify, Status::No, e.to_string())
-                .fix("use a kernel >= 5.17 with CONFIG_FANOTIFY=y")
-        }
-    };
+            .fix("stop other fanotify users or raise it: sysctl fs.fanotify.max_user_groups=1024"),
+            Err(e) => {
+                return Probe::new(SourceKind::Fanotify, Status::No, e.to_string())
+                    .fix("use a kernel >= 5.17 with CONFIG_FANOTIFY=y")
+            }
+        };
     let root = CString::new("/").unwrap_or_default();
     let renamed = mark(&fd, &root, BASE_MASK | decode::FAN_RENAME);
     let mut missing = Vec::new();
