@@ -55,6 +55,10 @@ fn fanotify_reports_every_event_under_path_with_process_and_nothing_else() {
     fs::remove_dir(&e).unwrap();
     let o = old.join("inner");
     fs::write(&o, b"x").unwrap();
+    // Linux names are bytes: a non-UTF-8 name survives, escaped as \xNN in every format.
+    use std::os::unix::ffi::OsStrExt;
+    let raw_name = w.join(std::ffi::OsStr::from_bytes(b"bad\xffname"));
+    fs::write(&raw_name, b"x").unwrap();
     // Outside PATH, same filesystem: must not appear.
     fs::write(outside.path().join("elsewhere"), b"x").unwrap();
     std::thread::sleep(Duration::from_millis(400));
@@ -79,6 +83,7 @@ fn fanotify_reports_every_event_under_path_with_process_and_nothing_else() {
         ("FAN_DELETE", p(&e)),
         ("FAN_CREATE", p(&o)),
         ("FAN_CLOSE_WRITE", p(&o)),
+        ("FAN_CREATE", format!("{}/bad\\xffname", w.display())),
     ];
     for (ty, path) in &want {
         let hits = find(
