@@ -26,6 +26,8 @@ pub struct Handles {
     root: Vec<u8>,
     inside: HashMap<Vec<u8>, Vec<u8>>,
     outside: HashMap<Vec<u8>, Vec<u8>>,
+    /// The watched path's own handle: kept across `clear`.
+    root_key: Option<Vec<u8>>,
 }
 
 impl Handles {
@@ -60,9 +62,11 @@ impl Handles {
             root: root.as_os_str().as_bytes().to_vec(),
             inside: HashMap::new(),
             outside: HashMap::new(),
+            root_key: None,
         };
-        if let Some(key) = own_handle_key(&c) {
-            h.inside.insert(key, root.as_os_str().as_bytes().to_vec());
+        h.root_key = own_handle_key(&c);
+        if let Some(key) = &h.root_key {
+            h.inside.insert(key.clone(), h.root.clone());
         }
         Ok(h)
     }
@@ -151,8 +155,15 @@ impl Handles {
 
     /// After an overflow renames may have been missed: forget every cached path.
     pub fn clear(&mut self) {
+        let root = self
+            .root_key
+            .as_ref()
+            .and_then(|k| self.inside.get(k).map(|p| (k.clone(), p.clone())));
         self.inside.clear();
         self.outside.clear();
+        if let Some((k, p)) = root {
+            self.inside.insert(k, p);
+        }
     }
 
     /// Whether `fid` is cached (no syscall).
@@ -408,6 +419,9 @@ mod tests {
         h.clear();
         // Not cached, and not a handle the kernel can open: unknown, not a guess.
         assert_eq!(h.resolve(&fid(b"dir")), None);
+        // The watched path itself survives a clear.
+        let key = h.root_key.clone().unwrap();
+        assert_eq!(h.get(&key), Some(tmp.path().as_os_str().as_bytes()));
     }
 
     #[test]
