@@ -183,3 +183,84 @@ fn epoll_regular_file_and_missing_path_are_one_line_errors() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
 }
+
+/// A pseudo-terminal pair: (master fd, slave path).
+fn openpty() -> (std::os::fd::OwnedFd, std::path::PathBuf) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain libc pty calls; the master fd is owned by the returned OwnedFd.
+    unsafe {
+        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(m >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+        assert_eq!(libc::grantpt(m), 0);
+        assert_eq!(libc::unlockpt(m), 0);
+        let mut buf = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(m, buf.as_mut_ptr(), buf.len()), 0);
+        let name = std::ffi::CStr::from_ptr(buf.as_ptr())
+            .to_str()
+            .unwrap()
+            .to_string();
+        (std::os::fd::OwnedFd::from_raw_fd(m), name.into())
+    }
+}
+
+#[test]
+fn epoll_char_device_is_measured_not_read() {
+    use std::os::fd::AsRawFd;
+    let (master, slave) = openpty();
+    // Raw mode on the slave: input is readable byte by byte, not only after a newline.
+    let sfd = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(&slave)
+        .unwrap();
+    // SAFETY: termios calls on an open tty fd with a valid struct.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(sfd.as_raw_fd(), &mut t), 0);
+        libc::cfmakeraw(&mut t);
+        assert_eq!(libc::tcsetattr(sfd.as_raw_fd(), libc::TCSANOW, &t), 0);
+    }
+    let out = tempfile::tempdir().unwrap();
+    let mut rec = Recorder::start(out.path(), &["-s", &format!("epoll:{}", slave.display())]);
+    let write_master = |b: &[u8]| {
+        // SAFETY: writes from a valid buffer to our pty master.
+        let n = unsafe { libc::write(master.as_raw_fd(), b.as_ptr().cast(), b.len()) };
+        assert_eq!(n, b.len() as isize);
+    };
+    // Nothing tells us when letrace has registered the device: keep typing until it logs.
+    rec.wait_for("EPOLLIN", || write_master(b"k"));
+    let _ = rec.stop();
+    // letrace did not consume the input: it is all still there for the terminal's owner.
+    let sent = rec.jsonl().matches("EPOLLIN").count();
+    let mut buf = [0u8; 4096];
+    // SAFETY: O_NONBLOCK via fcntl, then a read into a valid buffer.
+    let got = unsafe {
+        let fl = libc::fcntl(sfd.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(sfd.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK);
+        libc::read(sfd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())
+    };
+    assert!(
+        got >= sent as isize && got > 0,
+        "read back {got} bytes, {sent} EPOLLIN"
+    );
+    let evs = rec.events();
+    let path = slave.display().to_string();
+    let hits = find(
+        &evs,
+        &[
+            ("source", "epoll"),
+            ("type", "EPOLLIN"),
+            ("file.path", &path),
+            ("file.type", "char"),
+        ],
+    );
+    assert!(!hits.is_empty(), "{evs:#?}");
+    assert!(
+        hits.iter().all(|e| e.contains_key("epoll.bytes_available")),
+        "{evs:#?}"
+    );
+    assert!(
+        hits.iter().all(|e| !e.contains_key("epoll.bytes_read")),
+        "{evs:#?}"
+    );
+}

@@ -21,9 +21,14 @@ pub struct Recorder {
 impl Recorder {
     /// Starts `letrace record` with `args`, writing out.jsonl/out.xml/out.csv into `dir`.
     pub fn start(dir: &Path, args: &[&str]) -> Recorder {
+        Self::start_with(dir, args, &["jsonl", "xml", "csv"])
+    }
+
+    /// As `start`, with only the outputs of the given extensions.
+    pub fn start_with(dir: &Path, args: &[&str], exts: &[&str]) -> Recorder {
         let mut cmd = super::common::letrace();
         cmd.arg("record").args(args);
-        for ext in ["jsonl", "xml", "csv"] {
+        for ext in exts {
             cmd.arg("-o").arg(dir.join(format!("out.{ext}")));
         }
         let child = cmd

@@ -30,6 +30,8 @@ pub enum Error {
     NoPrivilege,
     #[error("cannot start fanotify: {0} (kernel built without CONFIG_FANOTIFY, or older than 5.9 which added name reporting)")]
     Init(io::Error),
+    #[error("too many fanotify groups for this user (fs.fanotify.max_user_groups = {0}); stop other fanotify users or raise it: sysctl fs.fanotify.max_user_groups=1024")]
+    Groups(String),
     #[error("fanotify:{path}: the filesystem cannot report file handles ({source}); use inotify:{path} instead")]
     NoFid { path: String, source: io::Error },
     #[error("fanotify:{path}: cannot add the filesystem mark: {source}")]
@@ -104,6 +106,12 @@ fn init() -> Result<(OwnedFd, Features), Error> {
         let e = last_err();
         match e.raw_os_error() {
             Some(libc::EPERM) => return Err(Error::NoPrivilege),
+            Some(libc::EMFILE) => {
+                return Err(Error::Groups(
+                    std::fs::read_to_string("/proc/sys/fs/fanotify/max_user_groups")
+                        .map_or_else(|_| "?".into(), |s| s.trim().to_string()),
+                ))
+            }
             Some(libc::EINVAL) => last = Some(e),
             _ => return Err(Error::Init(e)),
         }
@@ -158,6 +166,13 @@ impl FanotifySource {
                 source: e,
             },
         })?;
+        // Before the mark: while walking, nothing is read, so a mark would let the kernel
+        // queue overflow on a busy filesystem.
+        let mut handles = Handles::new(&root).map_err(|e| Error::Path {
+            path: shown.clone(),
+            source: e,
+        })?;
+        handles.preload_dirs(PRELOAD_BUDGET);
         let (fd, mut features) = init()?;
         let c = CString::new(root.as_os_str().as_bytes()).map_err(|_| Error::Path {
             path: shown.clone(),
@@ -172,10 +187,6 @@ impl FanotifySource {
             }
             Err(e) => return Err(mark_error(&shown, e).into()),
         }
-        let handles = Handles::new(&root).map_err(|e| Error::Path {
-            path: shown.clone(),
-            source: e,
-        })?;
         Ok(FanotifySource {
             fd,
             root: root.as_os_str().as_bytes().to_vec(),
@@ -304,6 +315,44 @@ impl FanotifySource {
         (path, None)
     }
 
+    /// Before a batch is reported: an object unlinked in it (FAN_DELETE names it) whose
+    /// handle letrace has never seen gets its path from that record, so its FAN_DELETE_SELF
+    /// (which carries only the object's handle, often ahead of the FAN_DELETE, and is stale
+    /// by now) can be placed. Objects renamed within the batch are left alone: one path
+    /// would not be right for all their records.
+    fn learn_deletes(&mut self, buf: &[u8]) {
+        let moves = decode::FAN_RENAME | decode::FAN_MOVED_FROM | decode::FAN_MOVED_TO;
+        let mut renamed: Vec<Vec<u8>> = Vec::new();
+        let mut deleted = Vec::new();
+        for raw in decode::records(buf).map_while(Result::ok) {
+            if raw.pid == self.own_pid {
+                continue;
+            }
+            let Some(obj) = raw.fid(FidKind::Object) else {
+                continue;
+            };
+            if raw.mask & moves != 0 {
+                renamed.push(obj.key());
+            } else if raw.mask & decode::FAN_DELETE != 0 && !self.handles.knows(obj) {
+                if let Some(d) = raw.fid(FidKind::Dir) {
+                    deleted.push((*obj, *d));
+                }
+            }
+        }
+        for (obj, d) in deleted {
+            if renamed.contains(&obj.key()) {
+                continue;
+            }
+            if let Some(p) = self
+                .handles
+                .resolve(&d)
+                .map(|dir| decode::join(dir, d.name.unwrap_or_default()))
+            {
+                self.handles.remember(&obj, &p);
+            }
+        }
+    }
+
     fn unresolved_event(&self) -> Event {
         let mut ev = Event::new(SourceKind::Letrace, "UNRESOLVED");
         ev.extra.insert(
@@ -341,6 +390,8 @@ impl Source for FanotifySource {
     fn run(mut self: Box<Self>, out: &mut Emitter, stop: &Stop) -> Result<(), super::Error> {
         let fd = self.fd.as_raw_fd();
         let mut buf = vec![0u8; 256 * 1024];
+        // On a busy filesystem the queue may never run dry: read_loop checks the stop flag
+        // between reads and, after a stop, drains only what was already queued.
         super::read_loop(
             fd,
             stop,
@@ -349,6 +400,7 @@ impl Source for FanotifySource {
             |chunk| {
                 let now = Timestamp::now();
                 self.procs.new_batch();
+                self.learn_deletes(chunk);
                 for raw in decode::records(chunk) {
                     let raw = raw.map_err(Error::from)?;
                     if self.handle(&raw, now, out).is_err() {
@@ -365,24 +417,36 @@ impl Source for FanotifySource {
     }
 }
 
+/// Time spent caching PATH's existing directories at start-up.
+const PRELOAD_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// `letrace doctor`: can a filesystem mark with FID and name reporting be set here?
 pub fn probe() -> Probe {
     let fix_root = "run letrace as root (needs CAP_SYS_ADMIN and CAP_DAC_READ_SEARCH)";
-    let (fd, f) = match init() {
-        Ok(x) => x,
-        Err(Error::NoPrivilege) => {
-            return Probe::new(
+    let (fd, f) =
+        match init() {
+            Ok(x) => x,
+            Err(Error::NoPrivilege) => {
+                return Probe::new(
+                    SourceKind::Fanotify,
+                    Status::No,
+                    "fanotify_init: permission denied (filesystem marks need CAP_SYS_ADMIN)",
+                )
+                .fix(fix_root)
+            }
+            Err(Error::Groups(n)) => return Probe::new(
                 SourceKind::Fanotify,
                 Status::No,
-                "fanotify_init: permission denied (filesystem marks need CAP_SYS_ADMIN)",
+                format!(
+                    "too many fanotify groups for this user (fs.fanotify.max_user_groups = {n})"
+                ),
             )
-            .fix(fix_root)
-        }
-        Err(e) => {
-            return Probe::new(SourceKind::Fanotify, Status::No, e.to_string())
-                .fix("use a kernel >= 5.17 with CONFIG_FANOTIFY=y")
-        }
-    };
+            .fix("stop other fanotify users or raise it: sysctl fs.fanotify.max_user_groups=1024"),
+            Err(e) => {
+                return Probe::new(SourceKind::Fanotify, Status::No, e.to_string())
+                    .fix("use a kernel >= 5.17 with CONFIG_FANOTIFY=y")
+            }
+        };
     let root = CString::new("/").unwrap_or_default();
     let renamed = mark(&fd, &root, BASE_MASK | decode::FAN_RENAME);
     let mut missing = Vec::new();
@@ -404,12 +468,14 @@ pub fn probe() -> Probe {
             .fix(fix_root)
         }
         Err(e) => {
+            // Only the root filesystem was tried: PATHs on other filesystems may work, and
+            // `record` then reports the precise error for PATH's own filesystem.
             return Probe::new(
                 SourceKind::Fanotify,
-                Status::No,
-                format!("filesystem mark on /: {e}"),
+                Status::Degraded,
+                format!("the root filesystem refuses a FID filesystem mark ({e}); fanotify works only on filesystems that report file handles"),
             )
-            .fix("the root filesystem cannot report file handles; other filesystems may")
+            .fix("watch paths on ext4, xfs, btrfs, tmpfs or another filesystem with file handles, or use inotify");
         }
     }
     drop(fd);

@@ -7,19 +7,27 @@ use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 use super::decode::{Fid, KEY_MAX};
 use crate::event::{Bytes, Process};
 
-/// Cached handles beyond this are dropped wholesale (and re-resolved from the kernel):
-/// bounded memory whatever the filesystem does.
-const CACHE_MAX: usize = 65_536;
+/// Cached handles beyond these are dropped wholesale (and re-resolved from the kernel):
+/// bounded memory whatever the filesystem does. Objects under the watched path have their
+/// own, larger cache, so the churn of the rest of the filesystem cannot evict them (a
+/// directory deleted after eviction could no longer be placed).
+const INSIDE_MAX: usize = 65_536;
+const OUTSIDE_MAX: usize = 8_192;
 
 pub struct Handles {
     /// Any fd on the marked filesystem: `open_by_handle_at` needs one.
     mount_fd: OwnedFd,
-    cache: HashMap<Vec<u8>, Vec<u8>>,
+    root: Vec<u8>,
+    inside: HashMap<Vec<u8>, Vec<u8>>,
+    outside: HashMap<Vec<u8>, Vec<u8>>,
+    /// The watched path's own handle: kept across `clear`.
+    root_key: Option<Vec<u8>>,
 }
 
 impl Handles {
@@ -28,8 +36,22 @@ impl Handles {
     pub fn new(root: &Path) -> io::Result<Handles> {
         let c = CString::new(root.as_os_str().as_bytes())
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-        // SAFETY: c is NUL-terminated; we own the returned fd.
-        let fd = unsafe { libc::open(c.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+        // Not O_PATH: open_by_handle_at refuses O_PATH mount fds (EBADF). A directory is
+        // opened as such; for a file its directory (same filesystem) is used.
+        let dir = if root.is_dir() {
+            c.clone()
+        } else {
+            let parent = root.parent().unwrap_or(Path::new("/"));
+            CString::new(parent.as_os_str().as_bytes())
+                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?
+        };
+        // SAFETY: dir is NUL-terminated; we own the returned fd.
+        let fd = unsafe {
+            libc::open(
+                dir.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -37,30 +59,83 @@ impl Handles {
         let mount_fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let mut h = Handles {
             mount_fd,
-            cache: HashMap::new(),
+            root: root.as_os_str().as_bytes().to_vec(),
+            inside: HashMap::new(),
+            outside: HashMap::new(),
+            root_key: None,
         };
-        if let Some(key) = own_handle_key(&c) {
-            h.cache.insert(key, root.as_os_str().as_bytes().to_vec());
+        h.root_key = own_handle_key(&c);
+        if let Some(key) = &h.root_key {
+            h.inside.insert(key.clone(), h.root.clone());
         }
         Ok(h)
+    }
+
+    /// Caches the handle of every directory below the root that exists now, so events in a
+    /// directory that is deleted before letrace reads them (a quick `rm -rf`) can still be
+    /// placed. Directories created later are learnt from their FAN_CREATE. Bounded by half
+    /// the cache and by `budget` of time (a huge cold tree would delay start-up); the rest
+    /// is resolved on demand. Stays on the root's filesystem. Returns (cached, complete).
+    pub fn preload_dirs(&mut self, budget: std::time::Duration) -> (usize, bool) {
+        let until = std::time::Instant::now() + budget;
+        let root = PathBuf::from(std::ffi::OsStr::from_bytes(&self.root));
+        let Ok(meta) = std::fs::metadata(&root) else {
+            return (0, false);
+        };
+        let Some(fsid) = CString::new(self.root.clone())
+            .ok()
+            .and_then(|c| fsid_of(&c))
+        else {
+            return (0, false);
+        };
+        let dev = meta.dev();
+        let mut stack = vec![root];
+        let mut n = 0;
+        while let Some(dir) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue;
+                }
+                let p = e.path();
+                if std::fs::symlink_metadata(&p).map_or(true, |m| m.dev() != dev) {
+                    continue; // another filesystem mounted here: not ours to report
+                }
+                if n >= INSIDE_MAX / 2 || (n % 256 == 0 && std::time::Instant::now() > until) {
+                    return (n, false); // the rest is resolved on demand
+                }
+                let bytes = p.as_os_str().as_bytes().to_vec();
+                if let Some(key) = CString::new(bytes.clone())
+                    .ok()
+                    .and_then(|c| handle_key(fsid, &c))
+                {
+                    self.insert(key, bytes);
+                    n += 1;
+                }
+                stack.push(p);
+            }
+        }
+        (n, true)
     }
 
     /// The path of the object `fid` names, or None if it no longer exists.
     pub fn resolve(&mut self, fid: &Fid<'_>) -> Option<&[u8]> {
         let mut buf = [0u8; KEY_MAX];
         let key = fid.key_in(&mut buf);
-        if !self.cache.contains_key(key) {
+        if self.get(key).is_none() {
             let p = self.open_path(fid)?;
             self.insert(key.to_vec(), p);
         }
-        self.cache.get(key).map(Vec::as_slice)
+        self.get(key)
     }
 
     /// Records that `fid` is at `path` (a record told us, no syscall needed).
     pub fn remember(&mut self, fid: &Fid<'_>, path: &[u8]) {
         let mut buf = [0u8; KEY_MAX];
         let key = fid.key_in(&mut buf);
-        if self.cache.get(key).is_some_and(|p| p == path) {
+        if self.get(key).is_some_and(|p| p == path) {
             return;
         }
         self.insert(key.to_vec(), path.to_vec());
@@ -68,7 +143,7 @@ impl Handles {
 
     /// A directory moved: every cached path at or below `old` moves with it.
     pub fn rename_tree(&mut self, old: &[u8], new: &[u8]) {
-        for p in self.cache.values_mut() {
+        for p in self.inside.values_mut().chain(self.outside.values_mut()) {
             if super::decode::is_under(p, old) {
                 let rest = p[old.len()..].to_vec();
                 let mut np = new.to_vec();
@@ -80,14 +155,43 @@ impl Handles {
 
     /// After an overflow renames may have been missed: forget every cached path.
     pub fn clear(&mut self) {
-        self.cache.clear();
+        let root = self
+            .root_key
+            .as_ref()
+            .and_then(|k| self.inside.get(k).map(|p| (k.clone(), p.clone())));
+        self.inside.clear();
+        self.outside.clear();
+        if let Some((k, p)) = root {
+            self.inside.insert(k, p);
+        }
+    }
+
+    /// Whether `fid` is cached (no syscall).
+    pub fn knows(&self, fid: &Fid<'_>) -> bool {
+        let mut buf = [0u8; KEY_MAX];
+        self.get(fid.key_in(&mut buf)).is_some()
+    }
+
+    fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.inside
+            .get(key)
+            .or_else(|| self.outside.get(key))
+            .map(Vec::as_slice)
     }
 
     fn insert(&mut self, key: Vec<u8>, path: Vec<u8>) {
-        if self.cache.len() >= CACHE_MAX && !self.cache.contains_key(&key) {
-            self.cache.clear();
+        let is_inside = super::decode::is_under(&path, &self.root);
+        // One entry per key: it may move between the two (a rename across the root).
+        let (map, other, max) = if is_inside {
+            (&mut self.inside, &mut self.outside, INSIDE_MAX)
+        } else {
+            (&mut self.outside, &mut self.inside, OUTSIDE_MAX)
+        };
+        other.remove(&key);
+        if map.len() >= max && !map.contains_key(&key) {
+            map.clear();
         }
-        self.cache.insert(key, path);
+        map.insert(key, path);
     }
 
     fn open_path(&self, fid: &Fid<'_>) -> Option<Vec<u8>> {
@@ -138,6 +242,10 @@ fn nlink(fd: &OwnedFd) -> Option<u64> {
 /// The cache key of the object at `path`, as fanotify will report it (fsid from statfs,
 /// handle from name_to_handle_at).
 fn own_handle_key(path: &CString) -> Option<Vec<u8>> {
+    handle_key(fsid_of(path)?, path)
+}
+
+fn fsid_of(path: &CString) -> Option<[u8; 8]> {
     // SAFETY: zeroed statfs is a valid out-buffer.
     let mut sfs: libc::statfs = unsafe { std::mem::zeroed() };
     // SAFETY: path is NUL-terminated; sfs a valid out-pointer.
@@ -145,7 +253,10 @@ fn own_handle_key(path: &CString) -> Option<Vec<u8>> {
         return None;
     }
     // SAFETY: fsid_t is two i32s; reading its bytes is sound.
-    let fsid: [u8; 8] = unsafe { std::mem::transmute_copy(&sfs.f_fsid) };
+    Some(unsafe { std::mem::transmute_copy(&sfs.f_fsid) })
+}
+
+fn handle_key(fsid: [u8; 8], path: &CString) -> Option<Vec<u8>> {
     let mut buf = [0u32; 2 + 32];
     buf[0] = 128;
     let mut mount_id = 0;
@@ -277,4 +388,83 @@ fn read_proc(pid: i32, name: &[u8], link: bool) -> Option<Vec<u8>> {
         }
     };
     (n >= 0).then(|| buf[..n as usize].to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::decode::FidKind;
+    use super::*;
+
+    fn fid(handle: &[u8]) -> Fid<'_> {
+        Fid {
+            kind: FidKind::Object,
+            fsid: [1; 8],
+            handle_type: 1,
+            handle,
+            name: None,
+        }
+    }
+
+    #[test]
+    fn cache_follows_directory_renames_and_never_guesses() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut h = Handles::new(tmp.path()).unwrap();
+        h.remember(&fid(b"dir"), b"/r/d");
+        h.remember(&fid(b"file"), b"/r/d/f");
+        h.remember(&fid(b"other"), b"/r/dd/x");
+        h.rename_tree(b"/r/d", b"/r/e/d2");
+        assert_eq!(h.resolve(&fid(b"dir")), Some(&b"/r/e/d2"[..]));
+        assert_eq!(h.resolve(&fid(b"file")), Some(&b"/r/e/d2/f"[..]));
+        assert_eq!(h.resolve(&fid(b"other")), Some(&b"/r/dd/x"[..]));
+        h.clear();
+        // Not cached, and not a handle the kernel can open: unknown, not a guess.
+        assert_eq!(h.resolve(&fid(b"dir")), None);
+        // The watched path itself survives a clear.
+        let key = h.root_key.clone().unwrap();
+        assert_eq!(h.get(&key), Some(tmp.path().as_os_str().as_bytes()));
+    }
+
+    #[test]
+    fn churn_outside_the_root_never_evicts_what_is_inside() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let mut h = Handles::new(&root).unwrap();
+        let inside = root.join("d");
+        let inside = inside.as_os_str().as_bytes();
+        h.remember(&fid(b"in"), inside);
+        for i in 0..OUTSIDE_MAX * 3 {
+            let k = format!("o{i}");
+            h.remember(&fid(k.as_bytes()), format!("/elsewhere/{i}").as_bytes());
+        }
+        assert_eq!(h.resolve(&fid(b"in")), Some(inside));
+        assert!(h.outside.len() <= OUTSIDE_MAX);
+        // A rename across the root keeps one entry per handle.
+        h.remember(&fid(b"in"), b"/elsewhere/moved");
+        assert!(!h.inside.contains_key(&fid(b"in").key()));
+        assert_eq!(h.resolve(&fid(b"in")), Some(&b"/elsewhere/moved"[..]));
+    }
+
+    #[test]
+    fn process_of_a_live_and_a_gone_process() {
+        let mut procs = Procs::default();
+        let me = procs.process_of(std::process::id() as i32, None, false);
+        let comm = std::fs::read("/proc/self/comm").unwrap();
+        assert_eq!(me.comm.unwrap().0, comm[..comm.len() - 1]);
+        assert_eq!(
+            me.exe.unwrap().0,
+            std::fs::read_link("/proc/self/exe")
+                .unwrap()
+                .as_os_str()
+                .as_bytes()
+        );
+        // pid_max is at most 2^22: this pid never exists.
+        let gone = procs.process_of(1 << 30, None, false);
+        assert_eq!((gone.comm, gone.exe), (None, None));
+        assert_eq!(gone.extra.get("unknown"), Some(&"exited".into()));
+        // With pidfd reporting on, no pidfd means the kernel saw the process gone.
+        procs.new_batch();
+        let nopidfd = procs.process_of(std::process::id() as i32, None, true);
+        assert_eq!(nopidfd.comm, None);
+        assert_eq!(nopidfd.extra.get("unknown"), Some(&"exited".into()));
+    }
 }
