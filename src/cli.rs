@@ -26,6 +26,16 @@ pub struct Cli {
 pub enum Command {
     /// Record events from kernel sources into one or more outputs.
     Record(RecordArgs),
+    /// Audit logs: `letrace audit parse` turns raw auditd logs into events.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Parse raw auditd logs (files, or stdin) into one event per audit event.
+    /// Exit status: 0 ok, 3 some lines were rejected (reported on stderr), 1 error.
+    Parse(crate::audit::cli::ParseArgs),
 }
 
 #[derive(Args, Debug)]
@@ -56,6 +66,7 @@ pub struct RecordArgs {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Record(args) => record_cmd(args),
+        Command::Audit(AuditCommand::Parse(args)) => crate::audit::cli::parse_cmd(args),
     }
 }
 
