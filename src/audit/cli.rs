@@ -103,7 +103,7 @@ pub fn parse_cmd(args: ParseArgs) -> Result<ExitCode> {
         max_reports: args.max_errors,
         progress: parse::progress_wanted(),
     };
-    let report = parse::run(&cfg, format.encoder(color), dest).context("audit parse")?;
+    let report = parse::run(&cfg, format, color, dest).context("audit parse")?;
     if report.bad_lines > 0 {
         return Ok(ExitCode::from(EXIT_BAD_LINES));
     }

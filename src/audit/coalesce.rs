@@ -15,6 +15,7 @@
 //! the 32-bit counter wrapping) starts a new epoch instead.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use super::record::{Header, EOE, PROCTITLE, SYSCALL};
@@ -55,17 +56,62 @@ pub struct RawEvent {
     pub nanos: u32,
     /// The lines, back to back.
     pub buf: Vec<u8>,
-    /// `(start, end, record type)` of each line in `buf`.
-    pub records: Vec<(u32, u32, u32)>,
+    /// Where each record's parts are in `buf`.
+    pub records: Vec<Rec>,
     /// It ended on a timeout or a limit, not on its end marker.
     pub timed_out: bool,
+}
+
+/// Offsets of one record in `RawEvent::buf`, so the header is parsed only once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rec {
+    pub start: u32,
+    pub end: u32,
+    pub rtype: u32,
+    pub type_tok: (u32, u32),
+    pub body: (u32, u32),
+    /// The enriched part after 0x1d, when there is one.
+    pub enriched: Option<(u32, u32)>,
+}
+
+/// One record of a `RawEvent`, borrowed.
+pub struct RecView<'a> {
+    pub rtype: u32,
+    pub type_token: &'a [u8],
+    pub body: &'a [u8],
+    pub enriched: Option<&'a [u8]>,
+}
+
+impl RecView<'_> {
+    pub fn type_name(&self) -> std::borrow::Cow<'static, str> {
+        super::record::type_name(self.rtype, self.type_token)
+    }
 }
 
 impl RawEvent {
     pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
         self.records
             .iter()
-            .map(|&(s, e, _)| &self.buf[s as usize..e as usize])
+            .map(|r| &self.buf[r.start as usize..r.end as usize])
+    }
+
+    pub fn views(&self) -> impl Iterator<Item = RecView<'_>> {
+        let b = &self.buf;
+        let sl = |(s, e): (u32, u32)| &b[s as usize..e as usize];
+        self.records.iter().map(move |r| RecView {
+            rtype: r.rtype,
+            type_token: sl(r.type_tok),
+            body: sl(r.body),
+            enriched: r.enriched.map(sl),
+        })
+    }
+
+    /// Empties it for reuse, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.node = None;
+        self.buf.clear();
+        self.records.clear();
+        self.timed_out = false;
     }
 }
 
@@ -91,11 +137,32 @@ struct Gaps {
     started: bool,
 }
 
+/// Keys are (node id, serial): small integers that need no DoS-resistant hashing.
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
 pub struct Coalescer {
     cfg: Config,
     nodes: HashMap<Vec<u8>, u32>,
     node_names: Vec<Option<Arc<[u8]>>>,
-    pending: HashMap<(u32, u64), RawEvent>,
+    pending: HashMap<(u32, u64), RawEvent, BuildHasherDefault<KeyHasher>>,
     /// Keys in order of first record, with that record's audit time in ms; stale entries
     /// (already completed) are skipped lazily.
     order: VecDeque<((u32, u64), u64)>,
@@ -104,6 +171,8 @@ pub struct Coalescer {
     pub out: VecDeque<Output>,
     /// Events completed early by the in-flight limits.
     pub forced: u64,
+    /// Emptied events handed back for reuse (saves two allocations per event).
+    pub pool: Vec<RawEvent>,
 }
 
 impl Coalescer {
@@ -112,12 +181,13 @@ impl Coalescer {
             cfg,
             nodes: HashMap::new(),
             node_names: vec![None],
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             order: VecDeque::new(),
             bytes: 0,
             gaps: vec![Gaps::default()],
             out: VecDeque::new(),
             forced: 0,
+            pool: Vec::new(),
         }
     }
 
@@ -156,22 +226,32 @@ impl Coalescer {
                 Some(ev) => ev,
                 None => {
                     self.order.push_back((key, now_ms));
-                    self.pending.entry(key).or_insert_with(|| RawEvent {
-                        node: self.node_names[node as usize].clone(),
-                        serial: h.serial,
-                        sec: h.sec,
-                        nanos: h.nanos,
-                        ..RawEvent::default()
-                    })
+                    let mut ev = self.pool.pop().unwrap_or_default();
+                    ev.node = self.node_names[node as usize].clone();
+                    ev.serial = h.serial;
+                    ev.sec = h.sec;
+                    ev.nanos = h.nanos;
+                    self.pending.entry(key).or_insert(ev)
                 }
             };
             let start = ev.buf.len();
             ev.buf.extend_from_slice(line);
-            ev.records
-                .push((start as u32, ev.buf.len() as u32, h.rtype));
+            let base = line.as_ptr() as usize;
+            let off = |s: &[u8]| {
+                let o = (start + (s.as_ptr() as usize - base)) as u32;
+                (o, o + s.len() as u32)
+            };
+            ev.records.push(Rec {
+                start: start as u32,
+                end: ev.buf.len() as u32,
+                rtype: h.rtype,
+                type_tok: off(h.type_token),
+                body: off(h.body),
+                enriched: h.enriched.map(off),
+            });
             self.bytes += line.len();
             let single = matches!(h.rtype, 1100..=1299 | 2100..=2999) && ev.records.len() == 1;
-            let last = h.rtype == PROCTITLE && ev.records.iter().any(|&(_, _, t)| t == SYSCALL);
+            let last = h.rtype == PROCTITLE && ev.records.iter().any(|r| r.rtype == SYSCALL);
             if single || last {
                 self.complete(key, false);
             }

@@ -12,6 +12,99 @@ use crate::event::{Bytes, Event, FileInfo, Map, Network, Process, SourceKind, Ti
 #[derive(Default)]
 pub struct Builder {
     fields: Vec<Field<'static>>,
+    records: Vec<u8>,
+}
+
+/// Receives an event's records as they are parsed: the `Event` path builds `Value`s, the JSON
+/// fast path writes bytes. Both see exactly the same calls, so both outputs agree.
+pub trait RecordSink {
+    fn record(&mut self, type_name: Cow<'static, str>, nfields: usize);
+    fn field(&mut self, name: &[u8], raw: &[u8], interp: Option<&[u8]>);
+}
+
+/// Builds `audit.records` as values.
+#[derive(Default)]
+struct ValueSink {
+    records: Vec<Value>,
+    fields: Vec<Value>,
+    ty: Option<Cow<'static, str>>,
+}
+
+impl ValueSink {
+    fn close(&mut self) {
+        if let Some(ty) = self.ty.take() {
+            let fields = std::mem::take(&mut self.fields);
+            self.records.push(Value::Map(
+                Map::new()
+                    .with("type", Value::Str(ty))
+                    .with("fields", Value::List(fields)),
+            ));
+        }
+    }
+}
+
+impl RecordSink for ValueSink {
+    fn record(&mut self, type_name: Cow<'static, str>, nfields: usize) {
+        self.close();
+        self.ty = Some(type_name);
+        self.fields = Vec::with_capacity(nfields);
+    }
+    fn field(&mut self, name: &[u8], raw: &[u8], interp: Option<&[u8]>) {
+        let mut triple = Vec::with_capacity(if interp.is_some() { 3 } else { 2 });
+        triple.push(name_value(name));
+        triple.push(to_value(raw));
+        if let Some(v) = interp {
+            triple.push(to_value(v));
+        }
+        self.fields.push(Value::List(triple));
+    }
+}
+
+/// Writes `audit.records` as JSON, byte for byte what serde writes for the `ValueSink` tree.
+struct JsonSink<'a> {
+    out: &'a mut Vec<u8>,
+    first_record: bool,
+    first_field: bool,
+    open: bool,
+}
+
+impl JsonSink<'_> {
+    fn close(&mut self) {
+        if self.open {
+            self.out.extend_from_slice(b"]}");
+            self.open = false;
+        }
+    }
+}
+
+impl RecordSink for JsonSink<'_> {
+    fn record(&mut self, type_name: Cow<'static, str>, _nfields: usize) {
+        self.close();
+        if !self.first_record {
+            self.out.push(b',');
+        }
+        self.first_record = false;
+        self.out.extend_from_slice(b"{\"type\":");
+        super::json::string(type_name.as_bytes(), self.out);
+        self.out.extend_from_slice(b",\"fields\":[");
+        self.first_field = true;
+        self.open = true;
+    }
+    fn field(&mut self, name: &[u8], raw: &[u8], interp: Option<&[u8]>) {
+        if !self.first_field {
+            self.out.push(b',');
+        }
+        self.first_field = false;
+        self.out.push(b'[');
+        super::json::string(name, self.out);
+        self.out.push(b',');
+        super::json::string(raw, self.out);
+        if let Some(v) = interp {
+            self.out.push(b',');
+            super::json::string(v, self.out);
+        }
+        self.out.push(b']');
+    }
 }
 
 fn to_value(b: &[u8]) -> Value {
@@ -181,7 +274,53 @@ fn file_type(mode: u64) -> Option<&'static str> {
 }
 
 impl Builder {
+    /// The event, with `audit.records` as values (for every encoder).
     pub fn build(&mut self, raw: &RawEvent) -> Event {
+        let mut sink = ValueSink::default();
+        let mut ev = self.summarize(raw, &mut sink);
+        sink.close();
+        if let Some(Value::Map(a)) = ev
+            .extra
+            .0
+            .iter_mut()
+            .find(|(k, _)| k == "audit")
+            .map(|(_, v)| v)
+        {
+            a.insert("records", Value::List(sink.records));
+        }
+        ev
+    }
+
+    /// Appends the event as one JSON line to `out`: the same bytes as the JSON encoder writes
+    /// for `build()`'s event (tested on the corpus), without building the records as values.
+    pub fn render_json(&mut self, raw: &RawEvent, seq: u64, out: &mut Vec<u8>) {
+        let mut records = std::mem::take(&mut self.records);
+        records.clear();
+        let mut sink = JsonSink {
+            out: &mut records,
+            first_record: true,
+            first_field: true,
+            open: false,
+        };
+        let mut ev = self.summarize(raw, &mut sink);
+        sink.close();
+        ev.seq = seq;
+        let start = out.len();
+        if serde_json::to_writer(&mut *out, &ev).is_err() || !out.ends_with(b"}}") {
+            out.truncate(start);
+            self.records = records;
+            return;
+        }
+        // `audit` is the last member and `records` the last member of `audit`.
+        out.truncate(out.len() - 2);
+        out.extend_from_slice(b",\"records\":[");
+        out.extend_from_slice(&records);
+        out.extend_from_slice(b"]}}\n");
+        self.records = records;
+    }
+
+    /// Everything but `audit.records`, which go to `sink` as they are parsed.
+    fn summarize(&mut self, raw: &RawEvent, sink: &mut dyn RecordSink) -> Event {
         let mut ev = Event::new(SourceKind::Audit, "");
         ev.time = Timestamp {
             secs: raw.sec as i64,
@@ -191,7 +330,6 @@ impl Builder {
             Some(n) => Arc::from(crate::text::escape(n).as_ref()),
             None => Arc::from(""),
         };
-        let mut records = Vec::with_capacity(raw.records.len());
         let mut kind: Option<Cow<'static, str>> = None;
         let mut process = Process::default();
         let mut has_process = false;
@@ -204,10 +342,7 @@ impl Builder {
         let mut summary = Map::new();
         let mut syscall_name: Option<Vec<u8>> = None;
 
-        for line in raw.lines() {
-            let Ok(h) = record::parse_header(line) else {
-                continue;
-            };
+        for h in raw.views() {
             let tname = h.type_name();
             if kind.is_none() || h.rtype == SYSCALL {
                 kind = Some(tname.clone());
@@ -216,18 +351,12 @@ impl Builder {
             record::split_fields(h.rtype, h.body, &mut fields);
             let enriched = h.enriched.map(record::enrichment).unwrap_or_default();
             let ctx = Ctx::new(h.rtype, &fields);
-            let mut list = Vec::with_capacity(fields.len());
+            sink.record(tname.clone(), fields.len());
             let mut path = PathRec::default();
             let first_proc = !has_process && h.rtype != PATH && h.rtype != EXECVE;
             for f in &fields {
                 let i = interp::interpret(&ctx, f.name, &f.raw, &enriched);
-                let mut triple = Vec::with_capacity(3);
-                triple.push(name_value(f.name));
-                triple.push(to_value(&f.raw));
-                if let Some(v) = &i {
-                    triple.push(to_value(v));
-                }
-                list.push(Value::List(triple));
+                sink.field(f.name, &f.raw, i.as_deref());
                 let value: &[u8] = i.as_deref().unwrap_or(&f.raw);
                 match h.rtype {
                     EXECVE => args.add(f.name, &f.raw),
@@ -280,11 +409,6 @@ impl Builder {
                 }
                 paths.push(Value::Map(rec));
             }
-            records.push(Value::Map(
-                Map::new()
-                    .with("type", Value::Str(tname))
-                    .with("fields", Value::List(list)),
-            ));
             self.fields = recycle(fields);
         }
 
@@ -346,7 +470,6 @@ impl Builder {
         if raw.timed_out {
             audit.insert("incomplete", true);
         }
-        audit.insert("records", Value::List(records));
         ev.extra.insert("audit", audit);
         ev
     }

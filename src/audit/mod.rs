@@ -9,6 +9,7 @@ pub mod cli;
 pub mod coalesce;
 pub mod event;
 pub mod interp;
+pub mod json;
 pub mod parse;
 pub mod record;
 pub mod tables;

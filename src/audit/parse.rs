@@ -1,21 +1,20 @@
 //! `letrace audit parse`: files (or stdin) -> lines -> records -> coalesced events -> output.
 //!
-//! Two threads: this one reads, parses and coalesces and builds events; a writer thread
-//! encodes and writes them. They are joined by a bounded channel of event batches, so memory
-//! stays bounded whatever the input size.
+//! Threads: one reads, parses headers and coalesces; workers render batches of events (JSON
+//! through a fast path, other formats through the shared encoders); a writer writes the
+//! batches in order. Every channel is bounded, so memory stays bounded whatever the input.
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
-use super::coalesce::{self, Coalescer, Output as CoOut};
+use super::coalesce::{self, Coalescer, Output as CoOut, RawEvent};
 use super::event::Builder;
 use super::record::{self, LineError};
 use super::Error;
-use crate::encode::Encoder;
+use crate::encode::{Encoder, Format};
 use crate::event::{Event, Map, SourceKind, Timestamp, Value};
-use crate::pipeline::Output;
 use crate::sink::{self, Dest};
 
 /// One input: a path, or standard input (`-`).
@@ -51,6 +50,9 @@ pub struct Report {
 /// Longest line kept; the kernel never writes records near this size.
 const MAX_LINE: usize = 1 << 20;
 const BATCH: usize = 512;
+/// Emptied events kept for reuse, and the largest buffer worth keeping.
+const POOL_MAX: usize = 4096;
+const POOLED_BYTES: usize = 64 << 10;
 
 /// Where bad lines go: stderr, with `file:line: why`, the first `max` of them.
 struct Complaints<'a> {
@@ -70,19 +72,52 @@ impl Complaints<'_> {
     }
 }
 
-/// Runs the whole parse, writing events through `enc` to `dest`.
-pub fn run(cfg: &Config, enc: Box<dyn Encoder>, dest: Dest) -> Result<Report, Error> {
-    let (tx, rx) = sync_channel::<Vec<Event>>(8);
+/// An event on its way to a worker: still raw (rendered there), or already built (LOST).
+enum Item {
+    Raw(RawEvent, u64),
+    Ready(Event),
+}
+
+/// Runs the whole parse, writing events in `format` to `dest`.
+///
+/// Threads: this one reads, splits lines and coalesces; `workers` threads turn batches of
+/// coalesced events into bytes; a writer thread writes the batches in their original order
+/// (it takes them from the workers round-robin, the order they were handed out in).
+pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Report, Error> {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 4);
+    let mut to_workers = Vec::new();
+    let mut from_workers = Vec::new();
+    let mut handles = Vec::new();
+    // Rendered events go back to the reader for reuse: allocation stays on one thread.
+    let (pool_tx, pool_rx) = sync_channel::<Vec<RawEvent>>(2 * workers);
+    for i in 0..workers {
+        let pool_tx = pool_tx.clone();
+        let (tx, rx) = sync_channel::<Vec<Item>>(4);
+        let (btx, brx) = sync_channel::<Vec<u8>>(4);
+        to_workers.push(tx);
+        from_workers.push(brx);
+        let h = std::thread::Builder::new()
+            .name(format!("audit-render-{i}"))
+            .spawn(move || render_loop(rx, btx, pool_tx, format, color))
+            .map_err(Error::Thread)?;
+        handles.push(h);
+    }
+    drop(pool_tx);
+    let enc = format.encoder(color);
     let writer = std::thread::Builder::new()
         .name("audit-writer".into())
-        .spawn(move || write_loop(rx, Output::new(enc, dest)))
+        .spawn(move || write_loop(from_workers, enc, dest))
         .map_err(Error::Thread)?;
     let mut report = Report::default();
     let mut state = State {
         co: Coalescer::new(cfg.coalesce),
-        builder: Builder::default(),
         batch: Vec::with_capacity(BATCH),
-        tx,
+        to_workers,
+        pool: pool_rx,
+        next_worker: 0,
+        seq: 1,
         closed: false,
     };
     let mut shown = 0u64;
@@ -139,7 +174,10 @@ pub fn run(cfg: &Config, enc: Box<dyn Encoder>, dest: Dest) -> Result<Report, Er
     state.co.finish();
     state.drain(&mut report);
     state.flush_batch();
-    drop(state.tx);
+    drop(state.to_workers);
+    for h in handles {
+        h.join().map_err(|_| Error::WriterPanicked)?;
+    }
     let written = writer.join().map_err(|_| Error::WriterPanicked)?;
     result?;
     match written {
@@ -154,64 +192,30 @@ pub fn run(cfg: &Config, enc: Box<dyn Encoder>, dest: Dest) -> Result<Report, Er
 
 struct State {
     co: Coalescer,
-    builder: Builder,
-    batch: Vec<Event>,
-    tx: SyncSender<Vec<Event>>,
+    batch: Vec<Item>,
+    to_workers: Vec<SyncSender<Vec<Item>>>,
+    pool: Receiver<Vec<RawEvent>>,
+    next_worker: usize,
+    seq: u64,
     closed: bool,
 }
 
 impl State {
     fn line(&mut self, lineno: u64, line: Option<&[u8]>, c: &mut Complaints<'_>, rep: &mut Report) {
-        rep.lines += 1;
-        let Some(line) = line else {
-            c.bad(
-                lineno,
-                &format_args!("line longer than {MAX_LINE} bytes: skipped"),
-            );
-            return;
-        };
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let first = line.iter().position(|&b| b != b' ' && b != b'\t');
-        let Some(first) = first else {
-            return; // blank
-        };
-        if line[first] == b'#' {
-            return; // comment: auditd never writes them, hand-edited logs do
+        feed_line(&mut self.co, lineno, line, &mut |n, why| c.bad(n, why), rep);
+        if !self.co.out.is_empty() {
+            self.drain(rep);
         }
-        if line.contains(&0) {
-            c.bad(lineno, &LineError::Binary);
-            return;
-        }
-        let mut rest = line;
-        loop {
-            let (this, next) = split_fused(rest);
-            match record::parse_header(this) {
-                Ok(h) => {
-                    rep.records += 1;
-                    self.co.push(&h, this);
-                }
-                Err(e) => c.bad(lineno, &e),
-            }
-            match next {
-                Some(n) => {
-                    c.bad(
-                        lineno,
-                        &"two records on one line (a newline is missing): both parsed",
-                    );
-                    rest = n;
-                }
-                None => break,
-            }
-        }
-        self.drain(rep);
     }
 
     fn drain(&mut self, rep: &mut Report) {
         while let Some(o) = self.co.out.pop_front() {
-            let ev = match o {
+            let seq = self.seq;
+            self.seq += 1;
+            let item = match o {
                 CoOut::Event(raw) => {
                     rep.events += 1;
-                    self.builder.build(&raw)
+                    Item::Raw(raw, seq)
                 }
                 CoOut::Lost {
                     node,
@@ -223,6 +227,7 @@ impl State {
                     let n = last - first + 1;
                     rep.lost += n;
                     let mut ev = Event::lost(SourceKind::Audit, n, true, "audit serial gap");
+                    ev.seq = seq;
                     ev.time = Timestamp {
                         secs: sec as i64,
                         nanos,
@@ -237,10 +242,10 @@ impl State {
                         ev.host = std::sync::Arc::from("");
                     }
                     ev.extra.insert("audit", a);
-                    ev
+                    Item::Ready(ev)
                 }
             };
-            self.batch.push(ev);
+            self.batch.push(item);
             if self.batch.len() >= BATCH {
                 self.flush_batch();
             }
@@ -252,16 +257,167 @@ impl State {
             self.batch.clear();
             return;
         }
+        while let Ok(v) = self.pool.try_recv() {
+            if self.co.pool.len() < POOL_MAX {
+                self.co.pool.extend(v);
+            }
+        }
         let b = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-        if self.tx.send(b).is_err() {
+        let w = self.next_worker;
+        self.next_worker = (w + 1) % self.to_workers.len();
+        if self.to_workers[w].send(b).is_err() {
             self.closed = true;
         }
     }
 }
 
+fn render_loop(
+    rx: Receiver<Vec<Item>>,
+    tx: SyncSender<Vec<u8>>,
+    pool: SyncSender<Vec<RawEvent>>,
+    format: Format,
+    color: bool,
+) {
+    let enc = format.encoder(color);
+    let mut builder = Builder::default();
+    for batch in rx {
+        let mut buf = Vec::with_capacity(1 << 20);
+        let mut spent = Vec::with_capacity(batch.len());
+        for item in batch {
+            match item {
+                Item::Raw(mut raw, seq) => {
+                    if format == Format::Json {
+                        builder.render_json(&raw, seq, &mut buf);
+                    } else {
+                        let mut ev = builder.build(&raw);
+                        ev.seq = seq;
+                        enc.encode(&ev, &mut buf);
+                    }
+                    if raw.buf.capacity() <= POOLED_BYTES {
+                        raw.clear();
+                        spent.push(raw);
+                    }
+                }
+                Item::Ready(ev) => enc.encode(&ev, &mut buf),
+            }
+        }
+        let _ = pool.try_send(spent);
+        if tx.send(buf).is_err() {
+            return;
+        }
+    }
+}
+
+fn write_loop(
+    from: Vec<Receiver<Vec<u8>>>,
+    enc: Box<dyn Encoder>,
+    mut dest: Dest,
+) -> Result<(), sink::Error> {
+    let mut head = Vec::new();
+    enc.header(&mut head);
+    if !head.is_empty() {
+        dest.write_all(&head)?;
+    }
+    let mut i = 0;
+    while let Ok(buf) = from[i % from.len()].recv() {
+        i += 1;
+        if !buf.is_empty() {
+            dest.write_all(&buf)?;
+        }
+    }
+    let mut foot = Vec::new();
+    enc.footer(&mut foot);
+    if !foot.is_empty() {
+        dest.write_all(&foot)?;
+    }
+    Ok(())
+}
+
+/// Feeds one line (without its newline; `None` = too long) to the coalescer; bad lines go to
+/// `bad(line number, why)`. Blank lines and `#` comments are skipped silently.
+pub fn feed_line(
+    co: &mut Coalescer,
+    lineno: u64,
+    line: Option<&[u8]>,
+    bad: &mut dyn FnMut(u64, &dyn std::fmt::Display),
+    rep: &mut Report,
+) {
+    rep.lines += 1;
+    let Some(line) = line else {
+        bad(
+            lineno,
+            &format_args!("line longer than {MAX_LINE} bytes: skipped"),
+        );
+        return;
+    };
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Some(first) = line.iter().position(|&b| b != b' ' && b != b'\t') else {
+        return; // blank
+    };
+    if line[first] == b'#' {
+        return; // comment: auditd never writes them, hand-edited logs do
+    }
+    if memchr::memchr(0, line).is_some() {
+        bad(lineno, &LineError::Binary);
+        return;
+    }
+    let mut rest = line;
+    loop {
+        let (this, next) = split_fused(rest);
+        match record::parse_header(this) {
+            Ok(h) => {
+                rep.records += 1;
+                co.push(&h, this);
+            }
+            Err(e) => bad(lineno, &e),
+        }
+        match next {
+            Some(n) => {
+                bad(
+                    lineno,
+                    &"two records on one line (a newline is missing): both parsed",
+                );
+                rest = n;
+            }
+            None => break,
+        }
+    }
+}
+
+/// Parses a whole log held in memory, single-threaded: the coalescer's output in order and
+/// the bad lines as `(line number, why)`. The same steps as `run`, for tests and tools.
+pub fn parse_bytes(data: &[u8], cfg: coalesce::Config) -> (Vec<CoOut>, Vec<(u64, String)>) {
+    let mut co = Coalescer::new(cfg);
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    let mut rep = Report::default();
+    let mut lines = data.split(|&b| b == b'\n').peekable();
+    let mut n = 0;
+    while let Some(l) = lines.next() {
+        n += 1;
+        if l.is_empty() && lines.peek().is_none() {
+            break; // the final newline
+        }
+        let l = (l.len() <= MAX_LINE).then_some(l);
+        feed_line(
+            &mut co,
+            n,
+            l,
+            &mut |n, why| bad.push((n, why.to_string())),
+            &mut rep,
+        );
+        out.extend(co.out.drain(..));
+    }
+    co.finish();
+    out.extend(co.out.drain(..));
+    (out, bad)
+}
+
 /// Splits `line` before a second `[node=..] type=.. msg=audit(` in it, if any.
 fn split_fused(line: &[u8]) -> (&[u8], Option<&[u8]>) {
-    let finder = memchr::memmem::Finder::new(b"msg=audit(");
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    let finder = FINDER.get_or_init(|| memchr::memmem::Finder::new(b"msg=audit("));
     let Some(first) = finder.find(line) else {
         return (line, None);
     };
@@ -284,18 +440,6 @@ fn split_fused(line: &[u8]) -> (&[u8], Option<&[u8]>) {
     }
     let first_part = line[..start].strip_suffix(b" ").unwrap_or(&line[..start]);
     (first_part, Some(&line[start..]))
-}
-
-fn write_loop(rx: Receiver<Vec<Event>>, mut out: Output) -> Result<(), sink::Error> {
-    let mut seq = 1u64;
-    for batch in rx {
-        for mut ev in batch {
-            ev.seq = seq;
-            seq += 1;
-            out.write(&ev)?;
-        }
-    }
-    out.finish()
 }
 
 /// Calls `f(line_number, line)` for each line (without its newline); the last line may lack

@@ -69,11 +69,33 @@ pub struct Header<'a> {
 impl Header<'_> {
     /// The name auparse gives the type: the table name for known numbers, else as written.
     pub fn type_name(&self) -> Cow<'static, str> {
-        if let Some(n) = tables::type_name(self.rtype) {
-            return Cow::Borrowed(n);
-        }
-        Cow::Owned(String::from_utf8_lossy(self.type_token).into_owned())
+        type_name(self.rtype, self.type_token)
     }
+}
+
+/// The name of record type `rtype` written as `token`.
+pub fn type_name(rtype: u32, token: &[u8]) -> Cow<'static, str> {
+    if let Some(n) = common_type(token) {
+        return Cow::Borrowed(n.1);
+    }
+    if let Some(n) = tables::type_name(rtype) {
+        return Cow::Borrowed(n);
+    }
+    Cow::Owned(String::from_utf8_lossy(token).into_owned())
+}
+
+/// The types that make up nearly every log, without a table lookup.
+fn common_type(tok: &[u8]) -> Option<(u32, &'static str)> {
+    Some(match tok {
+        b"SYSCALL" => (SYSCALL, "SYSCALL"),
+        b"PATH" => (PATH, "PATH"),
+        b"CWD" => (CWD, "CWD"),
+        b"EXECVE" => (EXECVE, "EXECVE"),
+        b"PROCTITLE" => (PROCTITLE, "PROCTITLE"),
+        b"EOE" => (EOE, "EOE"),
+        b"SOCKADDR" => (SOCKADDR, "SOCKADDR"),
+        _ => return None,
+    })
 }
 
 fn strip_prefix<'a>(s: &'a [u8], p: &[u8]) -> Option<&'a [u8]> {
@@ -108,6 +130,9 @@ fn parse_u64(s: &[u8]) -> Option<u64> {
 
 /// Resolves a type token to a number: a known name, `UNKNOWN[N]`, or a bare number.
 pub fn type_number(tok: &[u8]) -> u32 {
+    if let Some((n, _)) = common_type(tok) {
+        return n;
+    }
     if let Some(inner) = tok
         .strip_prefix(b"UNKNOWN[")
         .and_then(|r| r.strip_suffix(b"]"))
