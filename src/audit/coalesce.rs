@@ -42,6 +42,12 @@ impl Default for Config {
     }
 }
 
+/// Audit time in milliseconds (saturating: corrupt stamps must not overflow).
+fn ms(sec: u64, nanos: u32) -> u64 {
+    sec.saturating_mul(1000)
+        .saturating_add((nanos / 1_000_000) as u64)
+}
+
 /// Later serials that must arrive before a missing one is declared lost.
 const GAP_WINDOW: usize = 512;
 /// A serial this far below the highest seen starts a new epoch (reboot, wrap).
@@ -209,7 +215,7 @@ impl Coalescer {
     pub fn push(&mut self, h: &Header<'_>, line: &[u8]) {
         let node = self.node_id(h.node);
         let key = (node, h.serial);
-        let now_ms = h.sec.saturating_mul(1000) + (h.nanos / 1_000_000) as u64;
+        let now_ms = ms(h.sec, h.nanos);
         if self.cfg.gaps {
             self.track_serial(node, h.serial, h.sec, h.nanos);
         }
@@ -273,7 +279,7 @@ impl Coalescer {
             let live = self
                 .pending
                 .get(&key)
-                .is_some_and(|p| p.sec.saturating_mul(1000) + (p.nanos / 1_000_000) as u64 == t);
+                .is_some_and(|p| ms(p.sec, p.nanos) == t);
             if !live {
                 self.order.pop_front();
                 continue;
@@ -313,9 +319,9 @@ impl Coalescer {
             }
             return;
         }
-        if s == g.low + 1 {
+        if g.low.checked_add(1) == Some(s) {
             g.low = s;
-            while g.ahead.first() == Some(&(g.low + 1)) {
+            while g.ahead.first() == g.low.checked_add(1).as_ref() {
                 g.ahead.pop_first();
                 g.low += 1;
             }
@@ -340,9 +346,9 @@ impl Coalescer {
         let Some(next) = g.ahead.pop_first() else {
             return;
         };
-        let (first, last) = (g.low + 1, next - 1);
+        let (first, last) = (g.low.saturating_add(1), next.saturating_sub(1));
         g.low = next;
-        while g.ahead.first() == Some(&(g.low + 1)) {
+        while g.ahead.first() == g.low.checked_add(1).as_ref() {
             g.ahead.pop_first();
             g.low += 1;
         }
