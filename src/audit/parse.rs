@@ -96,11 +96,13 @@ pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Repo
         let pool_tx = pool_tx.clone();
         let (tx, rx) = sync_channel::<Vec<Item>>(4);
         let (btx, brx) = sync_channel::<Vec<u8>>(4);
+        // Written buffers come back to their worker: no multi-megabyte allocation per batch.
+        let (ftx, frx) = sync_channel::<Vec<u8>>(8);
         to_workers.push(tx);
-        from_workers.push(brx);
+        from_workers.push((brx, ftx));
         let h = std::thread::Builder::new()
             .name(format!("audit-render-{i}"))
-            .spawn(move || render_loop(rx, btx, pool_tx, format, color))
+            .spawn(move || render_loop(rx, btx, frx, pool_tx, format, color))
             .map_err(Error::Thread)?;
         handles.push(h);
     }
@@ -274,6 +276,7 @@ impl State {
 fn render_loop(
     rx: Receiver<Vec<Item>>,
     tx: SyncSender<Vec<u8>>,
+    free: Receiver<Vec<u8>>,
     pool: SyncSender<Vec<RawEvent>>,
     format: Format,
     color: bool,
@@ -281,7 +284,10 @@ fn render_loop(
     let enc = format.encoder(color);
     let mut builder = Builder::default();
     for batch in rx {
-        let mut buf = Vec::with_capacity(1 << 20);
+        let mut buf = free
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(4 << 20));
+        buf.clear();
         let mut spent = Vec::with_capacity(batch.len());
         for item in batch {
             match item {
@@ -309,7 +315,7 @@ fn render_loop(
 }
 
 fn write_loop(
-    from: Vec<Receiver<Vec<u8>>>,
+    from: Vec<(Receiver<Vec<u8>>, SyncSender<Vec<u8>>)>,
     enc: Box<dyn Encoder>,
     mut dest: Dest,
 ) -> Result<(), sink::Error> {
@@ -319,10 +325,17 @@ fn write_loop(
         dest.write_all(&head)?;
     }
     let mut i = 0;
-    while let Ok(buf) = from[i % from.len()].recv() {
+    loop {
+        let (rx, back) = &from[i % from.len()];
+        let Ok(buf) = rx.recv() else {
+            break;
+        };
         i += 1;
         if !buf.is_empty() {
             dest.write_all(&buf)?;
+        }
+        if buf.capacity() <= 16 << 20 {
+            let _ = back.try_send(buf);
         }
     }
     let mut foot = Vec::new();
