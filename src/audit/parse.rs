@@ -314,8 +314,11 @@ fn render_loop(
     }
 }
 
+/// A worker's rendered batches, and the way back for emptied buffers.
+type FromWorker = (Receiver<Vec<u8>>, SyncSender<Vec<u8>>);
+
 fn write_loop(
-    from: Vec<(Receiver<Vec<u8>>, SyncSender<Vec<u8>>)>,
+    from: Vec<FromWorker>,
     enc: Box<dyn Encoder>,
     mut dest: Dest,
 ) -> Result<(), sink::Error> {
