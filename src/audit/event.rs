@@ -622,3 +622,61 @@ fn sockaddr(raw: &[u8]) -> Option<Network> {
     }
     Some(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::coalesce::{Config, Output};
+    use super::super::parse::parse_bytes;
+    use super::*;
+
+    /// Records the kernel wrote for five execve calls with awkward arguments (captured by
+    /// tests/audit_live.rs with LETRACE_AUDIT_CAPTURE).
+    const LIVE: &[u8] = include_bytes!("testdata/live-execve.log");
+
+    #[test]
+    fn captured_execve_arguments_are_rejoined() {
+        let (out, bad) = parse_bytes(LIVE, Config::default());
+        assert!(bad.is_empty(), "{bad:?}");
+        let mut b = Builder::default();
+        let args: Vec<Vec<Vec<u8>>> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Event(raw) => Some(b.build(raw)),
+                Output::Lost { .. } => None,
+            })
+            .filter(|ev| ev.process.as_ref().is_some_and(|p| p.args.is_some()))
+            .map(|ev| {
+                let args = ev.process.unwrap().args.unwrap();
+                args.into_iter().map(|a| a.0).collect()
+            })
+            .collect();
+        let big: Vec<u8> = (0..40 * 1024).map(|i| b'a' + (i % 26) as u8).collect();
+        let want: Vec<Vec<Vec<u8>>> = vec![
+            vec![
+                b"/bin/true".to_vec(),
+                b"two words".to_vec(),
+                b"".to_vec(),
+                b"  lead and trail  ".to_vec(),
+            ],
+            vec![
+                b"/bin/true".to_vec(),
+                b"double\"quote".to_vec(),
+                b"single'quote".to_vec(),
+                b"back\\slash".to_vec(),
+            ],
+            vec![
+                b"/bin/true".to_vec(),
+                b"new\nline".to_vec(),
+                b"tab\there".to_vec(),
+                b"esc\x1b[31m".to_vec(),
+            ],
+            vec![
+                b"/bin/true".to_vec(),
+                b"\xff\xfe not utf-8 \x80".to_vec(),
+                "caf\u{e9} \u{1F600}".as_bytes().to_vec(),
+            ],
+            vec![b"/bin/true".to_vec(), big, b"after-the-big-one".to_vec()],
+        ];
+        assert_eq!(args, want);
+    }
+}
