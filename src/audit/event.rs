@@ -306,7 +306,8 @@ impl Builder {
         sink.close();
         ev.seq = seq;
         let start = out.len();
-        if serde_json::to_writer(&mut *out, &ev).is_err() || !out.ends_with(b"}}") {
+        super::json::event(&ev, out);
+        if !out.ends_with(b"}}") {
             out.truncate(start);
             self.records = records;
             return;
@@ -332,6 +333,7 @@ impl Builder {
         };
         let mut kind: Option<Cow<'static, str>> = None;
         let mut process = Process::default();
+        process.extra.0.reserve(12);
         let mut has_process = false;
         let mut args = Args::default();
         let mut paths = Vec::new();
