@@ -44,37 +44,6 @@ fn slow(bytes: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::{Bytes, Value};
-
-    #[test]
-    fn same_bytes_as_serde() {
-        let mut cases: Vec<Vec<u8>> = vec![
-            b"plain".to_vec(),
-            b"q\"uo\\te".to_vec(),
-            b"ctl\n\t\x7f".to_vec(),
-            b"bad\xff\xfe".to_vec(),
-            "caf\u{e9} \u{9b} \u{fffe}".as_bytes().to_vec(),
-            (0u8..=255).collect(),
-        ];
-        for a in 0u8..=255 {
-            cases.push(vec![b'x', a, b'"', a]);
-        }
-        for c in cases {
-            let mut mine = Vec::new();
-            string(&c, &mut mine);
-            let serde = serde_json::to_vec(&Value::Bytes(Bytes(c.clone()))).unwrap();
-            assert_eq!(
-                String::from_utf8_lossy(&mine),
-                String::from_utf8_lossy(&serde),
-                "{c:?}"
-            );
-        }
-    }
-}
-
 /// Appends `ev` as JSON (no newline): the same bytes as `serde_json::to_writer(ev)`, without
 /// serde's per-value dispatch. Kept in step with `impl Serialize for Event` by the corpus-wide
 /// equality test (tests/audit_golden.rs) and the property tests.
@@ -253,6 +222,37 @@ pub fn value(v: &crate::event::Value, out: &mut Vec<u8>) {
                 value(x, out);
             }
             out.push(b'}');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Bytes, Value};
+
+    #[test]
+    fn same_bytes_as_serde() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"plain".to_vec(),
+            b"q\"uo\\te".to_vec(),
+            b"ctl\n\t\x7f".to_vec(),
+            b"bad\xff\xfe".to_vec(),
+            "caf\u{e9} \u{9b} \u{fffe}".as_bytes().to_vec(),
+            (0u8..=255).collect(),
+        ];
+        for a in 0u8..=255 {
+            cases.push(vec![b'x', a, b'"', a]);
+        }
+        for c in cases {
+            let mut mine = Vec::new();
+            string(&c, &mut mine);
+            let serde = serde_json::to_vec(&Value::Bytes(Bytes(c.clone()))).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&mine),
+                String::from_utf8_lossy(&serde),
+                "{c:?}"
+            );
         }
     }
 }
