@@ -34,6 +34,7 @@ time_run() {
 secs() { awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0;
           for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$OUT/$1.time"; }
 rss() { awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$OUT/$1.time"; }
+cpu() { awk -F': ' '/User time|System time/ { s += $2 } END { print s }' "$OUT/$1.time"; }
 
 # letrace: full interpretation, JSON lines to a file.
 rm -f "$OUT/letrace.jsonl"
@@ -53,12 +54,14 @@ fi
 # ausearch --raw: reads and groups, prints the raw records (no interpretation).
 time_run ausearch_raw sh -c "ausearch -if '$LOG' --raw > '$OUT/ausearch.raw'"
 
-printf '\n%-14s %8s %9s %12s %9s %12s\n' tool seconds MB/s events/s "RSS MB" "letrace x"
-LT=$(secs letrace)
+printf '\n%-14s %8s %9s %12s %9s %10s | %8s %11s %10s\n' tool seconds MB/s events/s "RSS MB" "letrace x" "CPU s" "MB/CPU-s" "letrace x"
+LT=$(secs letrace); LC=$(cpu letrace)
 row() {
-  local name=$1 t; t=$(secs "$name")
-  awk -v n="$name" -v t="$t" -v b="$BYTES" -v e="$EVENTS" -v r="$(rss "$name")" -v lt="$LT" \
-    'BEGIN { printf "%-14s %8.2f %9.1f %12.0f %9s %12.2f\n", n, t, b / 1e6 / t, e / t, r, t / lt }'
+  local name=$1 t c; t=$(secs "$name"); c=$(cpu "$name")
+  awk -v n="$name" -v t="$t" -v c="$c" -v b="$BYTES" -v e="$EVENTS" -v r="$(rss "$name")" \
+      -v lt="$LT" -v lc="$LC" \
+    'BEGIN { printf "%-14s %8.2f %9.1f %12.0f %9s %10.2f | %8.2f %11.1f %10.2f\n",
+             n, t, b / 1e6 / t, e / t, r, t / lt, c, b / 1e6 / c, c / lc }'
 }
 row letrace
 [ -x "$LAUREL" ] && row laurel
@@ -66,4 +69,5 @@ row ausearch_raw
 echo
 echo "events (letrace, excluding LOST): $EVENTS; laurel wrote ${LAUREL_EVENTS:-n/a} events"
 echo "events/s uses letrace's event count for every tool (same input)."
+echo "'letrace x' = how many times longer the tool took (wall clock; CPU seconds on the right)."
 echo "outputs and /usr/bin/time -v reports: $OUT"

@@ -36,7 +36,7 @@ impl Default for Config {
         Config {
             timeout_ms: 2000,
             max_pending: 4096,
-            max_bytes: 32 << 20,
+            max_bytes: 16 << 20,
             gaps: true,
         }
     }

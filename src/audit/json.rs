@@ -1,33 +1,45 @@
 //! The JSON string writer of the fast path: `crate::text`'s escaping followed by JSON's, in
 //! one pass, so the bytes equal what serde_json writes for a `Value::Bytes`/`Value::Str`.
 
+/// Bytes copied as they are: printable ASCII except `"` and `\`.
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0x20;
+    while i < 0x7f {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = false;
+    t[b'\\' as usize] = false;
+    t
+};
+
 /// Appends `"…"`: `bytes` escaped by `crate::text::escape`, then as a JSON string.
 #[inline]
 pub fn string(bytes: &[u8], out: &mut Vec<u8>) {
+    out.reserve(bytes.len() + 2);
     out.push(b'"');
-    // Printable ASCII is by far the common case: only `"` and `\` need work there.
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            0x20..=0x7e if b != b'"' && b != b'\\' => {}
-            b'"' => {
-                out.extend_from_slice(&bytes[start..i]);
-                out.extend_from_slice(b"\\\"");
-                start = i + 1;
-            }
-            b'\\' => {
-                out.extend_from_slice(&bytes[start..i]);
-                // text: `\` -> `\\`; JSON: each `\` -> `\\`.
-                out.extend_from_slice(b"\\\\\\\\");
-                start = i + 1;
-            }
+    let mut i = 0;
+    // Printable ASCII is by far the common case: only `"` and `\` need work there.
+    while i < bytes.len() {
+        if PLAIN[bytes[i] as usize] {
+            i += 1;
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match bytes[i] {
+            b'"' => out.extend_from_slice(b"\\\""),
+            // text: `\` -> `\\`; JSON: each `\` -> `\\`.
+            b'\\' => out.extend_from_slice(b"\\\\\\\\"),
             _ => {
-                out.extend_from_slice(&bytes[start..i]);
                 slow(&bytes[i..], out);
                 out.push(b'"');
                 return;
             }
         }
+        i += 1;
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');

@@ -49,10 +49,13 @@ pub struct Report {
 
 /// Longest line kept; the kernel never writes records near this size.
 const MAX_LINE: usize = 1 << 20;
+/// A batch goes to a worker at this many events or raw bytes, whichever comes first (the
+/// byte bound keeps batches of huge events small, so memory stays bounded).
 const BATCH: usize = 512;
-/// Emptied events kept for reuse, and the largest buffer worth keeping.
-const POOL_MAX: usize = 4096;
-const POOLED_BYTES: usize = 64 << 10;
+const BATCH_BYTES: usize = 512 << 10;
+/// Emptied events kept for reuse, and the largest buffer worth keeping (at most 8 MiB).
+const POOL_MAX: usize = 512;
+const POOLED_BYTES: usize = 16 << 10;
 
 /// Where bad lines go: stderr, with `file:line: why`, the first `max` of them.
 struct Complaints<'a> {
@@ -94,10 +97,10 @@ pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Repo
     let (pool_tx, pool_rx) = sync_channel::<Vec<RawEvent>>(2 * workers);
     for i in 0..workers {
         let pool_tx = pool_tx.clone();
-        let (tx, rx) = sync_channel::<Vec<Item>>(4);
-        let (btx, brx) = sync_channel::<Vec<u8>>(4);
+        let (tx, rx) = sync_channel::<Vec<Item>>(2);
+        let (btx, brx) = sync_channel::<Vec<u8>>(2);
         // Written buffers come back to their worker: no multi-megabyte allocation per batch.
-        let (ftx, frx) = sync_channel::<Vec<u8>>(8);
+        let (ftx, frx) = sync_channel::<Vec<u8>>(2);
         to_workers.push(tx);
         from_workers.push((brx, ftx));
         let h = std::thread::Builder::new()
@@ -116,6 +119,7 @@ pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Repo
     let mut state = State {
         co: Coalescer::new(cfg.coalesce),
         batch: Vec::with_capacity(BATCH),
+        batch_bytes: 0,
         to_workers,
         pool: pool_rx,
         next_worker: 0,
@@ -195,6 +199,7 @@ pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Repo
 struct State {
     co: Coalescer,
     batch: Vec<Item>,
+    batch_bytes: usize,
     to_workers: Vec<SyncSender<Vec<Item>>>,
     pool: Receiver<Vec<RawEvent>>,
     next_worker: usize,
@@ -217,6 +222,7 @@ impl State {
             let item = match o {
                 CoOut::Event(raw) => {
                     rep.events += 1;
+                    self.batch_bytes += raw.buf.len();
                     Item::Raw(raw, seq)
                 }
                 CoOut::Lost {
@@ -248,7 +254,7 @@ impl State {
                 }
             };
             self.batch.push(item);
-            if self.batch.len() >= BATCH {
+            if self.batch.len() >= BATCH || self.batch_bytes >= BATCH_BYTES {
                 self.flush_batch();
             }
         }
@@ -264,6 +270,7 @@ impl State {
                 self.co.pool.extend(v);
             }
         }
+        self.batch_bytes = 0;
         let b = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
         let w = self.next_worker;
         self.next_worker = (w + 1) % self.to_workers.len();
@@ -337,7 +344,7 @@ fn write_loop(
         if !buf.is_empty() {
             dest.write_all(&buf)?;
         }
-        if buf.capacity() <= 16 << 20 {
+        if buf.capacity() <= 4 << 20 {
             let _ = back.try_send(buf);
         }
     }

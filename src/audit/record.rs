@@ -111,7 +111,7 @@ fn split_space(s: &[u8]) -> (&[u8], &[u8]) {
 
 #[inline]
 pub fn memchr(b: u8, s: &[u8]) -> Option<usize> {
-    s.iter().position(|&c| c == b)
+    memchr::memchr(b, s)
 }
 
 fn parse_u64(s: &[u8]) -> Option<u64> {
@@ -242,7 +242,7 @@ fn trim_value(mut v: &[u8]) -> &[u8] {
 /// Splits a record body into fields (auparse's rules, see the module doc) appended to `out`.
 pub fn split_fields<'a>(rtype: u32, body: &'a [u8], out: &mut Vec<Field<'a>>) {
     let start = out.len();
-    let mut toks = body.split(|&c| c == b' ').filter(|t| !t.is_empty());
+    let mut toks = Tokens(body);
     while let Some(tok) = toks.next() {
         let Some(eq) = memchr(b'=', tok) else {
             if rtype == AVC || rtype == USER_AVC {
@@ -280,6 +280,29 @@ pub fn split_fields<'a>(rtype: u32, body: &'a [u8], out: &mut Vec<Field<'a>>) {
             name,
             raw: Cow::Borrowed(val),
         });
+    }
+}
+
+/// Space-separated tokens, empty ones skipped (auparse's `audit_strsplit_r`).
+struct Tokens<'a>(&'a [u8]);
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = &'a [u8];
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let s = self.0;
+        let begin = s.iter().position(|&c| c != b' ')?;
+        let s = &s[begin..];
+        match memchr(b' ', s) {
+            Some(e) => {
+                self.0 = &s[e + 1..];
+                Some(&s[..e])
+            }
+            None => {
+                self.0 = &[];
+                Some(s)
+            }
+        }
     }
 }
 
