@@ -12,6 +12,7 @@ pub mod interp;
 pub mod json;
 pub mod parse;
 pub mod record;
+mod sysargs;
 pub mod tables;
 
 #[derive(Debug, thiserror::Error)]
