@@ -164,3 +164,34 @@ fn missing_file_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn refuses_to_overwrite_an_input_and_leaves_outputs_alone_on_bad_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.log");
+    std::fs::write(&path, GOOD).unwrap();
+    let out = common::letrace()
+        .args(["audit", "parse", "-f", "json", "-o"])
+        .arg(&path)
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is also an input"));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        GOOD,
+        "input untouched"
+    );
+    // A missing input: the existing output file is not truncated.
+    let res = dir.path().join("out.jsonl");
+    std::fs::write(&res, "keep me\n").unwrap();
+    let out = common::letrace()
+        .args(["audit", "parse", "-o"])
+        .arg(&res)
+        .arg(dir.path().join("missing.log"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&res).unwrap(), "keep me\n");
+}

@@ -44,23 +44,6 @@ pub struct ParseArgs {
 pub fn parse_cmd(args: ParseArgs) -> Result<ExitCode> {
     let forced = args.format.as_deref().map(Format::from_name).transpose()?;
     let stdout_tty = std::io::stdout().is_terminal();
-    let (format, dest) = match args.output.as_deref() {
-        None | Some("-") => (
-            forced.unwrap_or(if stdout_tty {
-                Format::Text
-            } else {
-                Format::Json
-            }),
-            Dest::stdout(),
-        ),
-        Some(p) => {
-            let f = match forced {
-                Some(f) => f,
-                None => Format::from_path(p)?,
-            };
-            (f, Dest::create_file(p)?)
-        }
-    };
     if !(args.timeout.is_finite() && args.timeout >= 0.0) {
         bail!(
             "--timeout {}: must be a number of seconds >= 0",
@@ -91,6 +74,38 @@ pub fn parse_cmd(args: ParseArgs) -> Result<ExitCode> {
                 .with_context(|| format!("{p}: cannot open (check the path and permissions)"))?;
         }
     }
+    // Only now create (truncate) the output, and never over one of the inputs.
+    if let Some(out) = args.output.as_deref().filter(|o| *o != "-") {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(om) = std::fs::metadata(out) {
+            for i in &inputs {
+                if let Input::Path(p) = i {
+                    if std::fs::metadata(p)
+                        .is_ok_and(|m| m.dev() == om.dev() && m.ino() == om.ino())
+                    {
+                        bail!("{out}: is also an input; writing it would destroy the log: pick another output path");
+                    }
+                }
+            }
+        }
+    }
+    let (format, dest) = match args.output.as_deref() {
+        None | Some("-") => (
+            forced.unwrap_or(if stdout_tty {
+                Format::Text
+            } else {
+                Format::Json
+            }),
+            Dest::stdout(),
+        ),
+        Some(p) => {
+            let f = match forced {
+                Some(f) => f,
+                None => Format::from_path(p)?,
+            };
+            (f, Dest::create_file(p)?)
+        }
+    };
     let color = stdout_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let cfg = parse::Config {
         inputs,
