@@ -242,20 +242,27 @@ impl Args {
             return None;
         }
         self.parts.sort_by_key(|p| (p.0, p.1));
-        let n = self
-            .argc
-            .unwrap_or(0)
-            .max(self.parts.last().map_or(0, |p| p.0 + 1))
-            .min(1 << 20);
+        // Slots come from the log: a corrupt `argc=` or `a999999=` must not make us allocate
+        // millions of empty arguments. Beyond what the records hold (plus slack) slots are
+        // only counted as missing.
+        let argc = self.argc.unwrap_or(0);
+        let top = self.parts.last().map_or(0, |p| p.0 + 1);
+        let limit = self.parts.len() as u64 + 64;
+        let n = argc.max(top).min(limit);
         let mut args = vec![Vec::new(); n as usize];
         let mut seen = vec![false; n as usize];
+        let mut dropped = 0u64;
         for (i, _, b) in self.parts {
-            if let Some(a) = args.get_mut(i as usize) {
-                a.extend_from_slice(&b);
-                seen[i as usize] = true;
+            match args.get_mut(i as usize) {
+                Some(a) => {
+                    a.extend_from_slice(&b);
+                    seen[i as usize] = true;
+                }
+                None => dropped += 1,
             }
         }
-        let missing = seen.iter().filter(|s| !**s).count() as u64;
+        let present = seen.iter().filter(|s| **s).count() as u64;
+        let missing = argc.max(top).saturating_sub(present + dropped);
         Some((args.into_iter().map(Bytes).collect(), missing))
     }
 }
@@ -634,6 +641,22 @@ mod tests {
     /// Records the kernel wrote for five execve calls with awkward arguments (captured by
     /// tests/audit_live.rs with LETRACE_AUDIT_CAPTURE).
     const LIVE: &[u8] = include_bytes!("testdata/live-execve.log");
+
+    #[test]
+    fn corrupt_argument_counts_stay_small() {
+        let log = b"type=EXECVE msg=audit(1.000:1): argc=999999999 a0=\"x\" a999999=\"y\"\n";
+        let (out, _) = parse_bytes(log, Config::default());
+        let Some(Output::Event(raw)) = out.first() else {
+            panic!("no event")
+        };
+        let ev = Builder::default().build(raw);
+        let p = ev.process.unwrap();
+        let args = p.args.unwrap();
+        // Bounded by what the record holds plus 64 slots, not by the claimed count.
+        assert_eq!(args.len(), 2 + 64);
+        assert_eq!(args[0].0, b"x");
+        assert_eq!(p.extra.get("args_missing"), Some(&Value::U64(999_999_997)));
+    }
 
     #[test]
     fn captured_execve_arguments_are_rejoined() {
