@@ -11,8 +11,8 @@ use crate::event::{Bytes, Event, FileInfo, Map, Network, Process, SourceKind, Ti
 /// Reused buffers, so building an event allocates only what the event keeps.
 #[derive(Default)]
 pub struct Builder {
-    fields: Vec<Field<'static>>,
-    records: Vec<u8>,
+    pub(super) fields: Vec<Field<'static>>,
+    pub(super) records: Vec<u8>,
 }
 
 /// Receives an event's records as they are parsed: the `Event` path builds `Value`s, the JSON
@@ -61,15 +61,24 @@ impl RecordSink for ValueSink {
 }
 
 /// Writes `audit.records` as JSON, byte for byte what serde writes for the `ValueSink` tree.
-struct JsonSink<'a> {
+pub(super) struct JsonSink<'a> {
     out: &'a mut Vec<u8>,
     first_record: bool,
     first_field: bool,
     open: bool,
 }
 
-impl JsonSink<'_> {
-    fn close(&mut self) {
+impl<'a> JsonSink<'a> {
+    pub(super) fn new(out: &'a mut Vec<u8>) -> Self {
+        JsonSink {
+            out,
+            first_record: true,
+            first_field: true,
+            open: false,
+        }
+    }
+
+    pub(super) fn close(&mut self) {
         if self.open {
             self.out.extend_from_slice(b"]}");
             self.open = false;
@@ -194,26 +203,26 @@ fn static_name(n: &[u8]) -> Option<&'static str> {
 }
 
 /// Decoded value of an escaped field (quoted / hex), or the raw bytes.
-fn decoded(raw: &[u8]) -> Vec<u8> {
+pub(super) fn decoded(raw: &[u8]) -> Vec<u8> {
     match interp::escaped(raw) {
         Some(v) => v.into_owned(),
         None => raw.to_vec(),
     }
 }
 
-fn num(raw: &[u8]) -> Option<u64> {
+pub(super) fn num(raw: &[u8]) -> Option<u64> {
     std::str::from_utf8(raw).ok()?.parse().ok()
 }
 
 #[derive(Default)]
-struct Args {
+pub(super) struct Args {
     argc: Option<u64>,
     /// (index, chunk index or None for a whole argument, bytes)
     parts: Vec<(u64, Option<u64>, Vec<u8>)>,
 }
 
 impl Args {
-    fn add(&mut self, name: &[u8], raw: &[u8]) {
+    pub(super) fn add(&mut self, name: &[u8], raw: &[u8]) {
         if name == b"argc" {
             self.argc = self.argc.or(num(raw));
             return;
@@ -237,7 +246,7 @@ impl Args {
         }
     }
 
-    fn finish(mut self) -> Option<(Vec<Bytes>, u64)> {
+    pub(super) fn finish(mut self) -> Option<(Vec<Bytes>, u64)> {
         if self.parts.is_empty() && self.argc.is_none() {
             return None;
         }
@@ -267,7 +276,7 @@ impl Args {
     }
 }
 
-fn file_type(mode: u64) -> Option<&'static str> {
+pub(super) fn file_type(mode: u64) -> Option<&'static str> {
     Some(match mode & 0o170000 {
         0o140000 => "socket",
         0o120000 => "symlink",
@@ -301,30 +310,7 @@ impl Builder {
     /// Appends the event as one JSON line to `out`: the same bytes as the JSON encoder writes
     /// for `build()`'s event (tested on the corpus), without building the records as values.
     pub fn render_json(&mut self, raw: &RawEvent, seq: u64, out: &mut Vec<u8>) {
-        let mut records = std::mem::take(&mut self.records);
-        records.clear();
-        let mut sink = JsonSink {
-            out: &mut records,
-            first_record: true,
-            first_field: true,
-            open: false,
-        };
-        let mut ev = self.summarize(raw, &mut sink);
-        sink.close();
-        ev.seq = seq;
-        let start = out.len();
-        super::json::event(&ev, out);
-        if !out.ends_with(b"}}") {
-            out.truncate(start);
-            self.records = records;
-            return;
-        }
-        // `audit` is the last member and `records` the last member of `audit`.
-        out.truncate(out.len() - 2);
-        out.extend_from_slice(b",\"records\":[");
-        out.extend_from_slice(&records);
-        out.extend_from_slice(b"]}}\n");
-        self.records = records;
+        self.render_fast(raw, seq, out);
     }
 
     /// Everything but `audit.records`, which go to `sink` as they are parsed.
@@ -334,8 +320,9 @@ impl Builder {
             secs: raw.sec as i64,
             nanos: raw.nanos,
         };
+        // `host` is text (escaped again on output): a lossy copy; audit.node keeps the bytes.
         ev.host = match &raw.node {
-            Some(n) => Arc::from(crate::text::escape(n).as_ref()),
+            Some(n) => Arc::from(String::from_utf8_lossy(n).as_ref()),
             None => Arc::from(""),
         };
         let mut kind: Option<Cow<'static, str>> = None;
@@ -486,7 +473,7 @@ impl Builder {
 
 /// Empties `v` and gives its allocation back with another lifetime (an empty vector holds no
 /// borrows, and collecting an empty in-place iterator keeps the buffer).
-fn recycle<'b>(mut v: Vec<Field<'_>>) -> Vec<Field<'b>> {
+pub(super) fn recycle<'b>(mut v: Vec<Field<'_>>) -> Vec<Field<'b>> {
     v.clear();
     v.into_iter()
         .map(|f| Field {
@@ -592,7 +579,7 @@ fn path_extra(rec: &Map) -> Map {
 }
 
 /// SOCKADDR -> network fields (destination by default; `bind` moves them to the source).
-fn sockaddr(raw: &[u8]) -> Option<Network> {
+pub(super) fn sockaddr(raw: &[u8]) -> Option<Network> {
     let hex_len = raw.iter().take_while(|c| c.is_ascii_hexdigit()).count() & !1;
     let b = record::unhex(&raw[..hex_len])?;
     if b.len() < 2 {

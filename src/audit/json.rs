@@ -136,40 +136,45 @@ pub fn event(ev: &crate::event::Event, out: &mut Vec<u8>) {
         out.push(b'}');
     }
     if let Some(n) = &ev.network {
-        out.extend_from_slice(b",\"network\":{");
-        let mut first = true;
-        let mut key = |k: &str, out: &mut Vec<u8>| {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            string(k.as_bytes(), out);
-            out.push(b':');
-        };
-        if let Some(v) = &n.family {
-            key("family", out);
-            string(v.as_bytes(), out);
-        }
-        for (k, a, p) in [("saddr", &n.saddr, n.sport), ("daddr", &n.daddr, n.dport)] {
-            if let Some(a) = a {
-                key(k, out);
-                string(a.as_bytes(), out);
-            }
-            if let Some(p) = p {
-                key(if k == "saddr" { "sport" } else { "dport" }, out);
-                uint(p as u64, out);
-            }
-        }
-        for (k, v) in &n.extra.0 {
-            key(k, out);
-            value(v, out);
-        }
-        out.push(b'}');
+        network(n, out);
     }
     for (k, v) in &ev.extra.0 {
         out.push(b',');
         string(k.as_bytes(), out);
         out.push(b':');
+        value(v, out);
+    }
+    out.push(b'}');
+}
+
+/// `,"network":{...}` as serde writes `Event::network`.
+pub fn network(n: &crate::event::Network, out: &mut Vec<u8>) {
+    out.extend_from_slice(b",\"network\":{");
+    let mut first = true;
+    let mut key = |k: &str, out: &mut Vec<u8>| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        string(k.as_bytes(), out);
+        out.push(b':');
+    };
+    if let Some(v) = &n.family {
+        key("family", out);
+        string(v.as_bytes(), out);
+    }
+    for (k, a, p) in [("saddr", &n.saddr, n.sport), ("daddr", &n.daddr, n.dport)] {
+        if let Some(a) = a {
+            key(k, out);
+            string(a.as_bytes(), out);
+        }
+        if let Some(p) = p {
+            key(if k == "saddr" { "sport" } else { "dport" }, out);
+            uint(p as u64, out);
+        }
+    }
+    for (k, v) in &n.extra.0 {
+        key(k, out);
         value(v, out);
     }
     out.push(b'}');

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod coalesce;
 pub mod event;
+mod fast;
 pub mod interp;
 pub mod json;
 pub mod parse;

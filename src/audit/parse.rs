@@ -244,7 +244,7 @@ impl State {
                         .with("first_serial", first)
                         .with("last_serial", last);
                     if let Some(n) = node {
-                        ev.host = std::sync::Arc::from(crate::text::escape(&n).as_ref());
+                        ev.host = std::sync::Arc::from(String::from_utf8_lossy(&n).as_ref());
                         a.insert("node", Value::Bytes(crate::event::Bytes(n.to_vec())));
                     } else {
                         ev.host = std::sync::Arc::from("");
