@@ -150,15 +150,25 @@ impl Builder {
                     ),
                 };
                 sink.field(f.name, &raw_l, i.as_deref());
-                let value: Cow<[u8]> = match &i {
-                    Some(v) => v.clone(),
-                    None => raw_l.clone(),
-                };
+                // Cloned only where it is kept (a clone of an owned value allocates).
+                let value: &Cow<[u8]> = i.as_ref().unwrap_or(&raw_l);
                 match h.rtype {
                     EXECVE => args.add(f.name, &raw_l),
                     PATH => {
                         if let Some(p) = path.as_mut() {
-                            path_add(p, f.name, raw_l.clone(), value.clone());
+                            if matches!(
+                                f.name,
+                                b"item"
+                                    | b"name"
+                                    | b"inode"
+                                    | b"dev"
+                                    | b"mode"
+                                    | b"ouid"
+                                    | b"ogid"
+                                    | b"nametype"
+                            ) {
+                                path_add(p, f.name, raw_l.clone(), value.clone());
+                            }
                         }
                     }
                     CWD if f.name == b"cwd" => cwd = Some(decoded(&raw_l)),
