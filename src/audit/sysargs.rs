@@ -84,7 +84,16 @@ fn open_flags(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
 /// letter of the syscall name first, which decides some cases); the decoders letrace does not
 /// have (clone flags, mmap/prot, socket types, ...) leave the value as 0x-hex (docs/audit.md).
 pub(super) fn syscall_arg(ctx: &Ctx, kind: Kind, raw: &[u8]) -> Option<Cow<'static, [u8]>> {
-    let hex = || text(format!("0x{}", lossy(raw)));
+    // The common answer: no formatting machinery for it.
+    let hex = || {
+        if std::str::from_utf8(raw).is_err() {
+            return text(format!("0x{}", lossy(raw)));
+        }
+        let mut v = Vec::with_capacity(raw.len() + 2);
+        v.extend_from_slice(b"0x");
+        v.extend_from_slice(raw);
+        Some(Cow::Owned(v))
+    };
     let Some(sys) = ctx.syscall_name() else {
         return hex();
     };
