@@ -28,6 +28,16 @@ pub enum Command {
     Record(RecordArgs),
     /// Check which sources can run here, and if not, why and what to do.
     Doctor,
+    /// Audit logs: `letrace audit parse` turns raw auditd logs into events.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Parse raw auditd logs (files, or stdin) into one event per audit event.
+    /// Exit status: 0 ok, 3 some lines were rejected (reported on stderr), 1 error.
+    Parse(crate::audit::cli::ParseArgs),
 }
 
 #[derive(Args, Debug)]
@@ -75,6 +85,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", crate::doctor::table(&crate::doctor::all()));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Audit(AuditCommand::Parse(args)) => crate::audit::cli::parse_cmd(args),
     }
 }
 

@@ -2,6 +2,7 @@
 //! bytes into [`event::Event`]s, a bounded queue carries them to the [`pipeline`], which writes
 //! them through [`encode`]rs to [`sink`]s.
 
+pub mod audit;
 pub mod cli;
 pub mod doctor;
 pub mod encode;

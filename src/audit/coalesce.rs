@@ -1,0 +1,476 @@
+//! Groups records into events.
+//!
+//! Grouping rule (docs/audit.md): records belong together when they share (node, serial) and
+//! the same timestamp. An event is complete
+//! - on EOE (which is not kept: it carries nothing),
+//! - on PROCTITLE when the event already holds its SYSCALL (the kernel writes PROCTITLE last),
+//! - at once for user-space and daemon record types (1100-1299, 2100-2999: one record each),
+//! - when audit time (the stamps in the log, not the wall clock) has moved `timeout` past the
+//!   event's first record,
+//! - when more than `max_pending` events or `max_bytes` bytes are in flight (oldest first),
+//! - at the end of the input.
+//!
+//! Serial gaps are tracked per node: a serial never seen once `GAP_WINDOW` later serials have
+//! arrived (or at the end) is reported as lost. A serial far below the ones seen (reboot, or
+//! the 32-bit counter wrapping) starts a new epoch instead.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use super::record::{Header, EOE, PROCTITLE, SYSCALL};
+
+/// Limits and rules of the coalescer.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Audit-time milliseconds after which an incomplete event is emitted as it is.
+    pub timeout_ms: u64,
+    pub max_pending: usize,
+    pub max_bytes: usize,
+    /// Report serial gaps as LOST.
+    pub gaps: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            timeout_ms: 2000,
+            max_pending: 4096,
+            max_bytes: 16 << 20,
+            gaps: true,
+        }
+    }
+}
+
+/// Audit time in milliseconds (saturating: corrupt stamps must not overflow).
+fn ms(sec: u64, nanos: u32) -> u64 {
+    sec.saturating_mul(1000)
+        .saturating_add((nanos / 1_000_000) as u64)
+}
+
+/// Later serials that must arrive before a missing one is declared lost.
+const GAP_WINDOW: usize = 512;
+/// A serial this far below the highest seen starts a new epoch (reboot, wrap).
+const EPOCH_BACKSTEP: u64 = 1_000_000;
+
+/// An event's records, as lines (without newline) in arrival order.
+#[derive(Clone, Debug, Default)]
+pub struct RawEvent {
+    pub node: Option<Arc<[u8]>>,
+    pub serial: u64,
+    pub sec: u64,
+    pub nanos: u32,
+    /// The lines, back to back.
+    pub buf: Vec<u8>,
+    /// Where each record's parts are in `buf`.
+    pub records: Vec<Rec>,
+    /// It ended on a timeout or a limit, not on its end marker.
+    pub timed_out: bool,
+}
+
+/// Offsets of one record in `RawEvent::buf`, so the header is parsed only once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rec {
+    pub start: u32,
+    pub end: u32,
+    pub rtype: u32,
+    pub type_tok: (u32, u32),
+    pub body: (u32, u32),
+    /// The enriched part after 0x1d, when there is one.
+    pub enriched: Option<(u32, u32)>,
+}
+
+/// One record of a `RawEvent`, borrowed.
+pub struct RecView<'a> {
+    pub rtype: u32,
+    pub type_token: &'a [u8],
+    pub body: &'a [u8],
+    pub enriched: Option<&'a [u8]>,
+}
+
+impl RecView<'_> {
+    pub fn type_name(&self) -> std::borrow::Cow<'static, str> {
+        super::record::type_name(self.rtype, self.type_token)
+    }
+}
+
+impl RawEvent {
+    pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        self.records
+            .iter()
+            .map(|r| &self.buf[r.start as usize..r.end as usize])
+    }
+
+    pub fn views(&self) -> impl Iterator<Item = RecView<'_>> {
+        let b = &self.buf;
+        let sl = |(s, e): (u32, u32)| &b[s as usize..e as usize];
+        self.records.iter().map(move |r| RecView {
+            rtype: r.rtype,
+            type_token: sl(r.type_tok),
+            body: sl(r.body),
+            enriched: r.enriched.map(sl),
+        })
+    }
+
+    /// Empties it for reuse, keeping the allocations.
+    pub fn clear(&mut self) {
+        self.node = None;
+        self.buf.clear();
+        self.records.clear();
+        self.timed_out = false;
+    }
+}
+
+/// What comes out of the coalescer, in order.
+#[derive(Debug)]
+pub enum Output {
+    Event(RawEvent),
+    /// Serials `first..=last` of `node` never appeared.
+    Lost {
+        node: Option<Arc<[u8]>>,
+        first: u64,
+        last: u64,
+        sec: u64,
+        nanos: u32,
+    },
+}
+
+#[derive(Default)]
+struct Gaps {
+    /// Every serial <= `low` was seen or reported.
+    low: u64,
+    ahead: BTreeSet<u64>,
+    started: bool,
+}
+
+/// Keys are (node id, serial): small integers that need no DoS-resistant hashing.
+#[derive(Default)]
+pub struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+pub struct Coalescer {
+    cfg: Config,
+    nodes: HashMap<Vec<u8>, u32>,
+    node_names: Vec<Option<Arc<[u8]>>>,
+    pending: HashMap<(u32, u64), RawEvent, BuildHasherDefault<KeyHasher>>,
+    /// Keys in order of first record, with that record's audit time in ms; stale entries
+    /// (already completed) are skipped lazily.
+    order: VecDeque<((u32, u64), u64)>,
+    bytes: usize,
+    gaps: Vec<Gaps>,
+    pub out: VecDeque<Output>,
+    /// Events completed early by the in-flight limits.
+    pub forced: u64,
+    /// Emptied events handed back for reuse (saves two allocations per event).
+    pub pool: Vec<RawEvent>,
+}
+
+impl Coalescer {
+    pub fn new(cfg: Config) -> Self {
+        Coalescer {
+            cfg,
+            nodes: HashMap::new(),
+            node_names: vec![None],
+            pending: HashMap::default(),
+            order: VecDeque::new(),
+            bytes: 0,
+            gaps: vec![Gaps::default()],
+            out: VecDeque::new(),
+            forced: 0,
+            pool: Vec::new(),
+        }
+    }
+
+    fn node_id(&mut self, node: Option<&[u8]>) -> u32 {
+        let Some(n) = node else {
+            return 0;
+        };
+        if let Some(&id) = self.nodes.get(n) {
+            return id;
+        }
+        let id = self.node_names.len() as u32;
+        self.nodes.insert(n.to_vec(), id);
+        self.node_names.push(Some(Arc::from(n)));
+        self.gaps.push(Gaps::default());
+        id
+    }
+
+    /// Adds one parsed record (`line` is the whole line the header came from).
+    pub fn push(&mut self, h: &Header<'_>, line: &[u8]) {
+        let node = self.node_id(h.node);
+        let key = (node, h.serial);
+        let now_ms = ms(h.sec, h.nanos);
+        if self.cfg.gaps {
+            self.track_serial(node, h.serial, h.sec, h.nanos);
+        }
+        // Same serial, other time: a new event (serial reuse after reboot or wrap).
+        if let Some(p) = self.pending.get(&key) {
+            if (p.sec, p.nanos) != (h.sec, h.nanos) {
+                self.complete(key, true);
+            }
+        }
+        if h.rtype == EOE {
+            self.complete(key, false);
+        } else {
+            let ev = match self.pending.get_mut(&key) {
+                Some(ev) => ev,
+                None => {
+                    self.order.push_back((key, now_ms));
+                    let mut ev = self.pool.pop().unwrap_or_default();
+                    ev.node = self.node_names[node as usize].clone();
+                    ev.serial = h.serial;
+                    ev.sec = h.sec;
+                    ev.nanos = h.nanos;
+                    self.pending.entry(key).or_insert(ev)
+                }
+            };
+            let start = ev.buf.len();
+            ev.buf.extend_from_slice(line);
+            let base = line.as_ptr() as usize;
+            let off = |s: &[u8]| {
+                let o = (start + (s.as_ptr() as usize - base)) as u32;
+                (o, o + s.len() as u32)
+            };
+            ev.records.push(Rec {
+                start: start as u32,
+                end: ev.buf.len() as u32,
+                rtype: h.rtype,
+                type_tok: off(h.type_token),
+                body: off(h.body),
+                enriched: h.enriched.map(off),
+            });
+            self.bytes += line.len();
+            let single = matches!(h.rtype, 1100..=1299 | 2100..=2999) && ev.records.len() == 1;
+            let last = h.rtype == PROCTITLE && ev.records.iter().any(|r| r.rtype == SYSCALL);
+            if single || last {
+                self.complete(key, false);
+            }
+        }
+        self.expire(now_ms);
+    }
+
+    fn complete(&mut self, key: (u32, u64), timed_out: bool) {
+        if let Some(mut ev) = self.pending.remove(&key) {
+            self.bytes -= ev.buf.len();
+            ev.timed_out = timed_out;
+            self.out.push_back(Output::Event(ev));
+        }
+    }
+
+    /// Emits events that are too old in audit time, and the oldest ones beyond the limits.
+    fn expire(&mut self, now_ms: u64) {
+        while let Some(&(key, t)) = self.order.front() {
+            let live = self
+                .pending
+                .get(&key)
+                .is_some_and(|p| ms(p.sec, p.nanos) == t);
+            if !live {
+                self.order.pop_front();
+                continue;
+            }
+            let over = self.pending.len() > self.cfg.max_pending || self.bytes > self.cfg.max_bytes;
+            if t.saturating_add(self.cfg.timeout_ms) < now_ms || over {
+                self.order.pop_front();
+                if over {
+                    self.forced += 1;
+                }
+                self.complete(key, true);
+                continue;
+            }
+            break;
+        }
+    }
+
+    fn track_serial(&mut self, node: u32, s: u64, sec: u64, nanos: u32) {
+        let g = &mut self.gaps[node as usize];
+        if !g.started {
+            g.started = true;
+            g.low = s;
+            return;
+        }
+        if s <= g.low {
+            let behind = g.low - s;
+            if behind > EPOCH_BACKSTEP
+                || (g.low > u32::MAX as u64 / 2
+                    && s < u32::MAX as u64 / 2
+                    && behind > u32::MAX as u64 / 2)
+            {
+                // New epoch: what was missing before it is still missing.
+                self.flush_gaps(node, sec, nanos);
+                let g = &mut self.gaps[node as usize];
+                g.low = s;
+                g.ahead.clear();
+            }
+            return;
+        }
+        if g.low.checked_add(1) == Some(s) {
+            g.low = s;
+            while g.ahead.first() == g.low.checked_add(1).as_ref() {
+                g.ahead.pop_first();
+                g.low += 1;
+            }
+            return;
+        }
+        if s - g.low > EPOCH_BACKSTEP {
+            // A jump this large is a different log or boot, not a loss we can count.
+            self.flush_gaps(node, sec, nanos);
+            let g = &mut self.gaps[node as usize];
+            g.low = s;
+            g.ahead.clear();
+            return;
+        }
+        g.ahead.insert(s);
+        while self.gaps[node as usize].ahead.len() > GAP_WINDOW {
+            self.report_first_gap(node, sec, nanos);
+        }
+    }
+
+    fn report_first_gap(&mut self, node: u32, sec: u64, nanos: u32) {
+        let g = &mut self.gaps[node as usize];
+        let Some(next) = g.ahead.pop_first() else {
+            return;
+        };
+        let (first, last) = (g.low.saturating_add(1), next.saturating_sub(1));
+        g.low = next;
+        while g.ahead.first() == g.low.checked_add(1).as_ref() {
+            g.ahead.pop_first();
+            g.low += 1;
+        }
+        if first <= last {
+            self.out.push_back(Output::Lost {
+                node: self.node_names[node as usize].clone(),
+                first,
+                last,
+                sec,
+                nanos,
+            });
+        }
+    }
+
+    fn flush_gaps(&mut self, node: u32, sec: u64, nanos: u32) {
+        while !self.gaps[node as usize].ahead.is_empty() {
+            self.report_first_gap(node, sec, nanos);
+        }
+    }
+
+    /// End of input: emits everything still in flight (oldest first) and the remaining gaps.
+    pub fn finish(&mut self) {
+        while let Some((key, _)) = self.order.pop_front() {
+            self.complete(key, true);
+        }
+        let mut rest: Vec<_> = self.pending.keys().copied().collect();
+        rest.sort();
+        for key in rest {
+            self.complete(key, true);
+        }
+        for node in 0..self.gaps.len() as u32 {
+            self.flush_gaps(node, 0, 0);
+        }
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::record::parse_header;
+    use super::*;
+
+    fn run(lines: &[&str], cfg: Config) -> Vec<Output> {
+        let mut c = Coalescer::new(cfg);
+        let mut out = Vec::new();
+        for l in lines {
+            let h = parse_header(l.as_bytes()).unwrap();
+            c.push(&h, l.as_bytes());
+            out.extend(c.out.drain(..));
+        }
+        c.finish();
+        out.extend(c.out.drain(..));
+        out
+    }
+
+    fn shape(out: &[Output]) -> Vec<String> {
+        out.iter()
+            .map(|o| match o {
+                Output::Event(e) => format!("{}:{}", e.serial, e.records.len()),
+                Output::Lost { first, last, .. } => format!("lost {first}-{last}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn interleaved_records_group_by_serial() {
+        let lines = [
+            "type=SYSCALL msg=audit(1.000:10): a=1",
+            "type=SYSCALL msg=audit(1.000:11): a=1",
+            "type=CWD msg=audit(1.000:10): cwd=\"/\"",
+            "type=EOE msg=audit(1.000:11): ",
+            "type=PROCTITLE msg=audit(1.000:10): proctitle=6C73",
+            "type=EOE msg=audit(1.000:10): ",
+            "type=USER_AUTH msg=audit(1.000:12): pid=1",
+        ];
+        let out = run(&lines, Config::default());
+        assert_eq!(shape(&out), ["11:1", "10:3", "12:1"]);
+    }
+
+    #[test]
+    fn timeout_in_audit_time_and_gaps() {
+        let lines = [
+            "type=SYSCALL msg=audit(1.000:10): a=1",
+            "type=SYSCALL msg=audit(2.000:13): a=1",
+            "type=EOE msg=audit(2.000:13): ",
+            "type=SYSCALL msg=audit(9.000:14): a=1",
+        ];
+        let out = run(&lines, Config::default());
+        assert_eq!(shape(&out), ["13:1", "10:1", "14:1", "lost 11-12"]);
+    }
+
+    #[test]
+    fn rollover_is_not_loss() {
+        let lines = [
+            "type=SYSCALL msg=audit(1.000:4294967294): a=1",
+            "type=SYSCALL msg=audit(1.000:4294967295): a=1",
+            "type=SYSCALL msg=audit(1.000:0): a=1",
+            "type=SYSCALL msg=audit(1.000:1): a=1",
+        ];
+        let out = run(&lines, Config::default());
+        assert_eq!(shape(&out), ["4294967294:1", "4294967295:1", "0:1", "1:1"]);
+    }
+
+    #[test]
+    fn in_flight_is_bounded() {
+        let lines: Vec<String> = (0..100)
+            .map(|i| format!("type=SYSCALL msg=audit(1.000:{i}): a=1"))
+            .collect();
+        let refs: Vec<&str> = lines.iter().map(|s| s.as_str()).collect();
+        let mut c = Coalescer::new(Config {
+            max_pending: 8,
+            ..Config::default()
+        });
+        for l in &refs {
+            let h = parse_header(l.as_bytes()).unwrap();
+            c.push(&h, l.as_bytes());
+            assert!(c.in_flight() <= 8);
+        }
+        c.finish();
+        assert_eq!(c.out.len(), 100);
+    }
+}

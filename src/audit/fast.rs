@@ -1,0 +1,442 @@
+//! The JSON fast path: one pass over an event's records that writes `audit.records` as it
+//! parses them and gathers the summary (process, file, network, audit.*) as slices of the
+//! log, then writes the whole event without building an `Event`.
+//!
+//! It must write exactly the bytes the shared JSON encoder writes for `Builder::build()`'s
+//! event: the same members in the same order, with `Map::insert`'s replace-in-place rule.
+//! tests/audit_golden.rs checks that on every corpus event, tests/audit_props.rs on mutated
+//! and random input.
+
+use std::borrow::Cow;
+
+use super::coalesce::RawEvent;
+use super::event::{
+    decoded, file_type, num, recycle, sockaddr, Args, Builder, JsonSink, RecordSink,
+};
+use super::interp::{self, Ctx};
+use super::json::{string, value};
+use super::record::{self, Field, CWD, EXECVE, PATH, PROCTITLE, SOCKADDR, SYSCALL};
+use crate::event::{Network, Value};
+
+/// A value of the summary, borrowed from the log where possible.
+enum V<'a> {
+    U64(u64),
+    I64(i64),
+    Bool(bool),
+    Text(Cow<'a, [u8]>),
+    /// A list of strings split at NUL (proctitle).
+    Split(Vec<u8>),
+    List(Vec<Cow<'a, [u8]>>),
+}
+
+/// An ordered map with `Map::insert`'s rule: a key seen again keeps its place.
+struct Members<'a>(Vec<(&'static str, V<'a>)>);
+
+impl<'a> Members<'a> {
+    fn insert(&mut self, k: &'static str, v: V<'a>) {
+        match self.0.iter_mut().find(|(n, _)| *n == k) {
+            Some(slot) => slot.1 = v,
+            None => self.0.push((k, v)),
+        }
+    }
+    fn get(&self, k: &str) -> Option<&V<'a>> {
+        self.0.iter().find(|(n, _)| *n == k).map(|(_, v)| v)
+    }
+}
+
+fn write_v(v: &V<'_>, out: &mut Vec<u8>) {
+    match v {
+        V::U64(n) => value(&Value::U64(*n), out),
+        V::I64(n) => value(&Value::I64(*n), out),
+        V::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        V::Text(t) => string(t, out),
+        V::Split(t) => {
+            out.push(b'[');
+            for (i, p) in t.split(|&c| c == 0).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(p, out);
+            }
+            out.push(b']');
+        }
+        V::List(items) => {
+            out.push(b'[');
+            for (i, p) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(p, out);
+            }
+            out.push(b']');
+        }
+    }
+}
+
+/// Writes `"k":` with a separating comma after the first member.
+fn key(first: &mut bool, k: &str, out: &mut Vec<u8>) {
+    if !*first {
+        out.push(b',');
+    }
+    *first = false;
+    string(k.as_bytes(), out);
+    out.push(b':');
+}
+
+fn write_members(m: &Members<'_>, first: &mut bool, out: &mut Vec<u8>) {
+    for (k, v) in &m.0 {
+        key(first, k, out);
+        write_v(v, out);
+    }
+}
+
+struct PathSum<'a> {
+    rec: Members<'a>,
+    name: Option<Cow<'a, [u8]>>,
+    mode: Option<u64>,
+    parent: bool,
+}
+
+impl Builder {
+    /// The fast path behind `render_json`.
+    pub(super) fn render_fast(&mut self, raw: &RawEvent, seq: u64, out: &mut Vec<u8>) {
+        let mut records = std::mem::take(&mut self.records);
+        records.clear();
+        let mut sink = JsonSink::new(&mut records);
+
+        let mut kind: Option<Cow<'static, str>> = None;
+        let (mut pid, mut ppid, mut uid, mut gid) = (None, None, None, None);
+        let mut comm: Option<Cow<[u8]>> = None;
+        let mut exe: Option<Cow<[u8]>> = None;
+        let mut pextra = Members(Vec::with_capacity(12));
+        let mut has_process = false;
+        let mut args = Args::default();
+        let mut paths: Vec<PathSum> = Vec::new();
+        let mut primary: Option<(usize, bool)> = None;
+        let mut cwd: Option<Vec<u8>> = None;
+        let mut network: Option<Network> = None;
+        let mut keys: Vec<Cow<[u8]>> = Vec::new();
+        let mut summary = Members(Vec::new());
+        let mut syscall: Option<Cow<[u8]>> = None;
+
+        for h in raw.views() {
+            let tname = h.type_name();
+            if kind.is_none() || h.rtype == SYSCALL {
+                kind = Some(tname.clone());
+            }
+            let mut fields: Vec<Field<'_>> = recycle(std::mem::take(&mut self.fields));
+            record::split_fields(h.rtype, h.body, &mut fields);
+            let enriched = h.enriched.map(record::enrichment).unwrap_or_default();
+            let ctx = Ctx::new(h.rtype, &fields);
+            sink.record(tname, fields.len());
+            let mut path: Option<PathSum> = (h.rtype == PATH).then(|| PathSum {
+                rec: Members(Vec::with_capacity(8)),
+                name: None,
+                mode: None,
+                parent: false,
+            });
+            let first_proc = !has_process && h.rtype != PATH && h.rtype != EXECVE;
+            for f in &fields {
+                // Values that borrow from the log itself, not from `fields`.
+                let (raw_l, i): (Cow<[u8]>, Option<Cow<[u8]>>) = match &f.raw {
+                    Cow::Borrowed(b) => (
+                        Cow::Borrowed(*b),
+                        interp::interpret(&ctx, f.name, b, &enriched),
+                    ),
+                    Cow::Owned(o) => (
+                        Cow::Owned(o.clone()),
+                        interp::interpret(&ctx, f.name, o, &enriched)
+                            .map(|c| Cow::Owned(c.into_owned())),
+                    ),
+                };
+                sink.field(f.name, &raw_l, i.as_deref());
+                // Cloned only where it is kept (a clone of an owned value allocates).
+                let value: &Cow<[u8]> = i.as_ref().unwrap_or(&raw_l);
+                match h.rtype {
+                    EXECVE => args.add(f.name, &raw_l),
+                    PATH => {
+                        if let Some(p) = path.as_mut() {
+                            if matches!(
+                                f.name,
+                                b"item"
+                                    | b"name"
+                                    | b"inode"
+                                    | b"dev"
+                                    | b"mode"
+                                    | b"ouid"
+                                    | b"ogid"
+                                    | b"nametype"
+                            ) {
+                                path_add(p, f.name, raw_l.clone(), value.clone());
+                            }
+                        }
+                    }
+                    CWD if f.name == b"cwd" => cwd = Some(decoded(&raw_l)),
+                    PROCTITLE if f.name == b"proctitle" => {
+                        pextra.insert("proctitle", V::Split(decoded(&raw_l)));
+                    }
+                    SOCKADDR if f.name == b"saddr" => network = sockaddr(&raw_l),
+                    _ => {}
+                }
+                if f.name == b"key" && raw_l.as_ref() != b"(null)" {
+                    keys.push(value.clone());
+                }
+                if h.rtype == SYSCALL || first_proc {
+                    let n32 = || num(&raw_l).and_then(|v| u32::try_from(v).ok());
+                    let hit = match f.name {
+                        b"pid" => {
+                            pid = n32();
+                            true
+                        }
+                        b"ppid" => {
+                            ppid = n32();
+                            true
+                        }
+                        b"uid" => {
+                            uid = n32();
+                            true
+                        }
+                        b"gid" => {
+                            gid = n32();
+                            true
+                        }
+                        b"comm" => {
+                            comm = Some(value.clone());
+                            true
+                        }
+                        b"exe" => {
+                            exe = Some(value.clone());
+                            true
+                        }
+                        b"auid" | b"euid" | b"suid" | b"fsuid" | b"egid" | b"sgid" | b"fsgid"
+                        | b"ses" => {
+                            if let Some(v) = num(&raw_l) {
+                                let k: &'static str = match f.name {
+                                    b"auid" => "auid",
+                                    b"euid" => "euid",
+                                    b"suid" => "suid",
+                                    b"fsuid" => "fsuid",
+                                    b"egid" => "egid",
+                                    b"sgid" => "sgid",
+                                    b"fsgid" => "fsgid",
+                                    _ => "ses",
+                                };
+                                pextra.insert(k, V::U64(v));
+                            }
+                            true
+                        }
+                        b"tty" => {
+                            pextra.insert("tty", V::Text(raw_l.clone()));
+                            true
+                        }
+                        _ => false,
+                    };
+                    has_process |= hit;
+                }
+                if h.rtype == SYSCALL {
+                    match f.name {
+                        b"syscall" => syscall = Some(value.clone()),
+                        b"success" => summary.insert("success", V::Bool(raw_l.as_ref() == b"yes")),
+                        b"exit" => {
+                            if let Some(e) = std::str::from_utf8(&raw_l)
+                                .ok()
+                                .and_then(|s| s.parse::<i64>().ok())
+                            {
+                                summary.insert("exit", V::I64(e));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            if let Some(p) = path {
+                if p.name.is_some() && primary.is_none_or(|(_, parent)| parent || !p.parent) {
+                    primary = Some((paths.len(), p.parent));
+                }
+                paths.push(p);
+            }
+            self.fields = recycle(fields);
+        }
+        sink.close();
+
+        // The event, member by member, as `json::event` writes `Builder::build()`'s.
+        let start = out.len();
+        out.extend_from_slice(b"{\"time\":\"");
+        crate::event::Timestamp {
+            secs: raw.sec as i64,
+            nanos: raw.nanos,
+        }
+        .write_rfc3339(out);
+        out.extend_from_slice(b"\",\"seq\":");
+        value(&Value::U64(seq), out);
+        out.extend_from_slice(b",\"host\":");
+        match &raw.node {
+            Some(n) => string(String::from_utf8_lossy(n).as_bytes(), out),
+            None => out.extend_from_slice(b"\"\""),
+        }
+        out.extend_from_slice(b",\"source\":\"audit\",\"type\":");
+        string(kind.as_deref().unwrap_or("UNKNOWN").as_bytes(), out);
+
+        let args = args.finish();
+        if let Some((_, missing)) = &args {
+            if *missing > 0 {
+                pextra.insert("args_missing", V::U64(*missing));
+            }
+            has_process = true;
+        }
+        if let Some(c) = &cwd {
+            pextra.insert("cwd", V::Text(Cow::Borrowed(c)));
+        }
+        if has_process || !pextra.0.is_empty() {
+            out.extend_from_slice(b",\"process\":{");
+            let mut first = true;
+            for (k, v) in [("pid", pid), ("ppid", ppid)] {
+                if let Some(v) = v {
+                    key(&mut first, k, out);
+                    value(&Value::U64(v as u64), out);
+                }
+            }
+            for (k, v) in [("comm", &comm), ("exe", &exe)] {
+                if let Some(v) = v {
+                    key(&mut first, k, out);
+                    string(v, out);
+                }
+            }
+            for (k, v) in [("uid", uid), ("gid", gid)] {
+                if let Some(v) = v {
+                    key(&mut first, k, out);
+                    value(&Value::U64(v as u64), out);
+                }
+            }
+            if let Some((a, _)) = &args {
+                key(&mut first, "args", out);
+                out.push(b'[');
+                for (i, x) in a.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    string(&x.0, out);
+                }
+                out.push(b']');
+            }
+            write_members(&pextra, &mut first, out);
+            out.push(b'}');
+        }
+        if let Some((idx, _)) = primary {
+            let p = &paths[idx];
+            let name = p.name.as_deref().unwrap_or_default();
+            out.extend_from_slice(b",\"file\":{\"path\":");
+            match (&cwd, name.first()) {
+                (Some(c), Some(&f)) if f != b'/' => {
+                    let mut full = c.clone();
+                    if !full.ends_with(b"/") {
+                        full.push(b'/');
+                    }
+                    full.extend_from_slice(name);
+                    string(&full, out);
+                }
+                _ => string(name, out),
+            }
+            if let Some(t) = p.mode.and_then(file_type) {
+                out.extend_from_slice(b",\"type\":");
+                string(t.as_bytes(), out);
+            }
+            for k in ["inode", "dev", "mode", "uid", "gid"] {
+                if let Some(v) = p.rec.get(k) {
+                    out.push(b',');
+                    string(k.as_bytes(), out);
+                    out.push(b':');
+                    write_v(v, out);
+                }
+            }
+            out.push(b'}');
+        }
+        if let Some(mut n) = network {
+            if syscall.as_deref() == Some(b"bind") {
+                n.saddr = n.daddr.take();
+                n.sport = n.dport.take();
+            }
+            super::json::network(&n, out);
+        }
+        out.extend_from_slice(b",\"audit\":{\"serial\":");
+        value(&Value::U64(raw.serial), out);
+        if let Some(n) = &raw.node {
+            out.extend_from_slice(b",\"node\":");
+            string(n, out);
+        }
+        if let Some(s) = &syscall {
+            out.extend_from_slice(b",\"syscall\":");
+            string(s, out);
+        }
+        let mut not_first = false;
+        write_members(&summary, &mut not_first, out);
+        if !keys.is_empty() {
+            out.extend_from_slice(b",\"keys\":");
+            write_v(&V::List(keys), out);
+        }
+        if !paths.is_empty() {
+            out.extend_from_slice(b",\"paths\":[");
+            for (i, p) in paths.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'{');
+                let mut first = true;
+                write_members(&p.rec, &mut first, out);
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
+        if raw.timed_out {
+            out.extend_from_slice(b",\"incomplete\":true");
+        }
+        out.extend_from_slice(b",\"records\":[");
+        out.extend_from_slice(&records);
+        out.extend_from_slice(b"]}}\n");
+        debug_assert!(out.len() > start);
+        self.records = records;
+    }
+}
+
+fn path_add<'a>(p: &mut PathSum<'a>, name: &[u8], raw: Cow<'a, [u8]>, value: Cow<'a, [u8]>) {
+    match name {
+        b"item" => {
+            if let Some(v) = num(&raw) {
+                p.rec.insert("item", V::U64(v));
+            }
+        }
+        b"name" if raw.as_ref() != b"(null)" => {
+            p.name = Some(value.clone());
+            p.rec.insert("name", V::Text(value));
+        }
+        b"inode" => {
+            if let Some(v) = num(&raw) {
+                p.rec.insert("inode", V::U64(v));
+            }
+        }
+        b"dev" => p.rec.insert("dev", V::Text(raw)),
+        b"mode" => {
+            if let Some(m) = std::str::from_utf8(&raw)
+                .ok()
+                .and_then(|s| u64::from_str_radix(s, 8).ok())
+            {
+                p.mode = Some(m);
+                p.rec.insert(
+                    "mode",
+                    V::Text(Cow::Owned(format!("{:o}", m & 0o7777).into_bytes())),
+                );
+            }
+        }
+        b"ouid" | b"ogid" => {
+            if let Some(v) = num(&raw) {
+                p.rec
+                    .insert(if name == b"ouid" { "uid" } else { "gid" }, V::U64(v));
+            }
+        }
+        b"nametype" => {
+            p.parent = raw.as_ref() == b"PARENT";
+            p.rec.insert("nametype", V::Text(raw));
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,650 @@
+//! Field interpretation: raw value -> the human value auparse (`ausearch -i`) would print.
+//!
+//! The kind of a field is decided by its name (and for a few names by the record type), as in
+//! auparse. Deliberate differences (no passwd lookups for ids, strict hex decoding, ...) are
+//! listed in docs/audit.md; everything else aims to be byte-identical to libauparse 3.0.9.
+
+use std::borrow::Cow;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use super::record::{self, unhex, EXECVE, PATH};
+use super::sysargs::{ipc_name, socketcall_name, syscall_arg};
+use super::tables::{self, Machine};
+
+/// How a field's value is interpreted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Uid,
+    Gid,
+    Syscall,
+    Arch,
+    Exit,
+    Escaped,
+    Perm,
+    Mode,
+    ModeShort,
+    Sockaddr,
+    Promisc,
+    Capability,
+    Success,
+    A0,
+    A1,
+    A2,
+    A3,
+    Signal,
+    List,
+    TtyData,
+    Session,
+    CapBitmap,
+    Nfproto,
+    Seccomp,
+    Proctitle,
+    /// Kept as is (also MAC labels, addresses and the kinds letrace does not decode).
+    Plain,
+}
+
+/// What interpretation needs to know about the record a field is in.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ctx {
+    pub rtype: u32,
+    pub machine: Option<Machine>,
+    /// The `arch=` value was present but is not a known AUDIT_ARCH.
+    pub arch_unknown: bool,
+    pub syscall: Option<u32>,
+    pub a0: Option<u64>,
+    pub a1: Option<u64>,
+}
+
+impl Ctx {
+    /// Collects arch, syscall, a0 and a1 from a record's fields.
+    pub fn new(rtype: u32, fields: &[record::Field<'_>]) -> Ctx {
+        let mut c = Ctx {
+            rtype,
+            ..Ctx::default()
+        };
+        if rtype == EXECVE || rtype == PATH {
+            return c;
+        }
+        for f in fields {
+            match f.name {
+                b"arch" => match strtoul(&f.raw, 16) {
+                    Some(v) => {
+                        c.machine = Machine::from_audit_arch(v);
+                        c.arch_unknown = c.machine.is_none();
+                    }
+                    None => c.arch_unknown = true,
+                },
+                b"syscall" => c.syscall = dec(&f.raw).and_then(|v| u32::try_from(v).ok()),
+                b"a0" => c.a0 = strtoul(&f.raw, 16),
+                b"a1" => c.a1 = strtoul(&f.raw, 16),
+                _ => {}
+            }
+        }
+        c
+    }
+
+    pub(super) fn syscall_name(&self) -> Option<&'static str> {
+        if self.arch_unknown {
+            return None;
+        }
+        tables::syscall_name(self.machine.unwrap_or(Machine::X86_64), self.syscall?)
+    }
+}
+
+fn is_hex(v: &[u8]) -> bool {
+    v.iter().all(u8::is_ascii_hexdigit)
+}
+
+/// The kind of field `name` in a record of type `rtype` (auparse's table and overrides).
+pub fn kind(rtype: u32, name: &[u8], raw: &[u8]) -> Kind {
+    if rtype == EXECVE && name.first() == Some(&b'a') && name != b"argc" {
+        return if contains(name, b"_len") {
+            Kind::Plain
+        } else {
+            Kind::Escaped
+        };
+    }
+    match name {
+        b"saddr" if rtype == 1400 || rtype == 1324 => return Kind::Plain,
+        b"acct" => {
+            return if raw.first() == Some(&b'"') || is_hex(raw) {
+                Kind::Escaped
+            } else {
+                Kind::Plain
+            }
+        }
+        b"flags" if rtype == PATH => return Kind::Plain,
+        b"mode" if rtype == 1312 => return Kind::ModeShort,
+        b"fp" if rtype == 2404 => return Kind::Plain,
+        b"id" if matches!(rtype, 1116 | 1132 | 1117) => return Kind::Gid,
+        b"name" if rtype == 1330 => return Kind::Escaped,
+        _ => {}
+    }
+    match name {
+        b"auid" | b"uid" | b"euid" | b"suid" | b"fsuid" | b"ouid" | b"oauid" | b"old-auid"
+        | b"iuid" | b"id" | b"inode_uid" | b"sauid" | b"obj_uid" => Kind::Uid,
+        b"obj_gid" | b"gid" | b"egid" | b"sgid" | b"fsgid" | b"ogid" | b"igid" | b"inode_gid"
+        | b"new_gid" => Kind::Gid,
+        b"syscall" => Kind::Syscall,
+        b"arch" => Kind::Arch,
+        b"exit" => Kind::Exit,
+        b"path" | b"comm" | b"exe" | b"file" | b"name" | b"watch" | b"cwd" | b"cmd" | b"dir"
+        | b"key" | b"vm" | b"old-chardev" | b"new-chardev" | b"old-disk" | b"new-disk"
+        | b"old-fs" | b"new-fs" | b"old-net" | b"new-net" | b"device" | b"cgroup" | b"old-rng"
+        | b"new-rng" | b"ocomm" | b"grp" | b"new_group" | b"invalid_context" | b"sw"
+        | b"root_dir" => Kind::Escaped,
+        // Debian builds auparse with AppArmor support.
+        b"apparmor" | b"operation" | b"denied_mask" | b"info" | b"profile" | b"requested_mask" => {
+            Kind::Escaped
+        }
+        b"perm" | b"perm_mask" => Kind::Perm,
+        b"mode" => Kind::Mode,
+        b"saddr" => Kind::Sockaddr,
+        b"prom" | b"old_prom" => Kind::Promisc,
+        b"capability" => Kind::Capability,
+        b"res" | b"result" => Kind::Success,
+        b"a0" => Kind::A0,
+        b"a1" => Kind::A1,
+        b"a2" => Kind::A2,
+        b"a3" => Kind::A3,
+        b"sig" | b"sigev_signo" => Kind::Signal,
+        b"list" => Kind::List,
+        b"data" => Kind::TtyData,
+        b"ses" => Kind::Session,
+        b"cap_pi" | b"cap_pe" | b"cap_pp" | b"cap_pa" | b"cap_fi" | b"cap_fp" | b"fp" | b"fi"
+        | b"old_pp" | b"old_pi" | b"old_pe" | b"old_pa" | b"new_pp" | b"new_pi" | b"new_pe"
+        | b"pp" | b"pi" | b"pe" | b"pa" => Kind::CapBitmap,
+        b"family" => Kind::Nfproto,
+        b"code" => Kind::Seccomp,
+        b"proctitle" => Kind::Proctitle,
+        _ => Kind::Plain,
+    }
+}
+
+fn contains(h: &[u8], n: &[u8]) -> bool {
+    h.windows(n.len()).any(|w| w == n)
+}
+
+/// C `strtoul`: optional `0x` (base 16), leading digits; no digits is 0. `None` on overflow.
+pub(super) fn strtoul(s: &[u8], base: u32) -> Option<u64> {
+    let mut s = s;
+    let neg = matches!(s.first(), Some(b'-'));
+    if matches!(s.first(), Some(b'-' | b'+')) {
+        s = &s[1..];
+    }
+    if base == 16 && (s.starts_with(b"0x") || s.starts_with(b"0X")) {
+        s = &s[2..];
+    }
+    let mut n: u64 = 0;
+    for &c in s {
+        let Some(d) = (c as char).to_digit(base) else {
+            break;
+        };
+        n = n.checked_mul(base as u64)?.checked_add(d as u64)?;
+    }
+    Some(if neg { n.wrapping_neg() } else { n })
+}
+
+fn dec(s: &[u8]) -> Option<u64> {
+    strtoul(s, 10)
+}
+
+pub(super) fn text(s: impl Into<Cow<'static, str>>) -> Option<Cow<'static, [u8]>> {
+    Some(match s.into() {
+        Cow::Borrowed(b) => Cow::Borrowed(b.as_bytes()),
+        Cow::Owned(o) => Cow::Owned(o.into_bytes()),
+    })
+}
+
+pub(super) fn lossy(v: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(v)
+}
+
+pub(super) fn conversion_error(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
+    text(format!("conversion error({})", lossy(raw)))
+}
+
+/// The interpreted value of one field, or `None` when it is the raw value unchanged.
+/// `enriched` holds the record's upper-case translations (names lower-cased).
+pub fn interpret<'a>(
+    ctx: &Ctx,
+    name: &[u8],
+    raw: &'a [u8],
+    enriched: &[(Vec<u8>, &'a [u8])],
+) -> Option<Cow<'a, [u8]>> {
+    let kind = kind(ctx.rtype, name, raw);
+    if let Some((_, v)) = enriched.iter().find(|(n, _)| n == name) {
+        if !v.starts_with(b"unknown-") {
+            let v: &'a [u8] = v;
+            let v = match kind {
+                Kind::Uid | Kind::Gid => unquote(v),
+                _ => v,
+            };
+            return (v != raw).then_some(Cow::Borrowed(v));
+        }
+    }
+    let out = interpret_kind(ctx, kind, raw);
+    match out {
+        Some(ref v) if v.as_ref() == raw => None,
+        o => o,
+    }
+}
+
+fn unquote(v: &[u8]) -> &[u8] {
+    match v {
+        [b'"', inner @ .., b'"'] => inner,
+        v => v,
+    }
+}
+
+fn interpret_kind<'a>(ctx: &Ctx, kind: Kind, raw: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+    match kind {
+        Kind::Plain => None,
+        Kind::Uid | Kind::Gid | Kind::Session => id(raw),
+        Kind::Escaped => escaped(raw),
+        Kind::Proctitle => {
+            let mut v = escaped(raw)?;
+            if raw.first() != Some(&b'"') {
+                for b in v.to_mut().iter_mut() {
+                    if *b == 0 {
+                        *b = b' ';
+                    }
+                }
+            }
+            Some(v)
+        }
+        Kind::Syscall => syscall(ctx, raw),
+        Kind::Arch => arch(raw),
+        Kind::Exit => exit(raw),
+        Kind::Perm => perm(raw),
+        Kind::Mode => mode(raw, 8),
+        Kind::ModeShort => mode_short(raw, 8),
+        Kind::Sockaddr => sockaddr(raw),
+        Kind::Promisc => match dec(raw) {
+            Some(0) => text("no"),
+            Some(_) => text("yes"),
+            None => conversion_error(raw),
+        },
+        Kind::Capability => match dec(raw) {
+            Some(c) => match tables::CAPS.get(c as usize) {
+                Some(n) => text(*n),
+                None => text(format!("unknown-capability({})", lossy(raw))),
+            },
+            None => conversion_error(raw),
+        },
+        Kind::Success => {
+            if raw.first().is_some_and(u8::is_ascii_digit) {
+                match dec(raw) {
+                    Some(0) => text("no"),
+                    Some(1) => text("yes"),
+                    Some(_) => text("unset"),
+                    None => conversion_error(raw),
+                }
+            } else {
+                None
+            }
+        }
+        Kind::A0 | Kind::A1 | Kind::A2 | Kind::A3 => syscall_arg(ctx, kind, raw),
+        Kind::Signal => signal(raw, 10),
+        Kind::List => match dec(raw) {
+            Some(n) => match tables::list_name(n) {
+                Some(s) => text(s),
+                None => text(format!("unknown-list({})", lossy(raw))),
+            },
+            None => conversion_error(raw),
+        },
+        Kind::TtyData => tty_data(raw),
+        Kind::CapBitmap => cap_bitmap(raw),
+        Kind::Nfproto => match dec(raw) {
+            Some(n) => match tables::nfproto_name(n) {
+                Some(s) => text(s),
+                None => text(format!("unknown-netfilter-protocol({})", lossy(raw))),
+            },
+            None => conversion_error(raw),
+        },
+        Kind::Seccomp => match strtoul(raw, 16) {
+            Some(c) => match tables::seccomp_action(c & 0x7fff_0000) {
+                Some(s) => text(s),
+                None => text(format!("unknown-seccomp-code({})", lossy(raw))),
+            },
+            None => conversion_error(raw),
+        },
+    }
+}
+
+/// Ids: only the "unset" marker is translated; names would come from the reading machine's
+/// passwd file, not the logging machine's (use the enriched log format for names).
+fn id(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
+    match raw {
+        b"4294967295" | b"-1" => text("unset"),
+        _ => None,
+    }
+}
+
+/// Quoted -> the text between the quotes; all-hex (even length) -> the decoded bytes;
+/// `00`-prefixed hex -> an abstract socket name; anything else is kept.
+pub fn escaped(raw: &[u8]) -> Option<Cow<'_, [u8]>> {
+    match raw {
+        [b'"', rest @ ..] => {
+            let end = record::memchr(b'"', rest).unwrap_or(rest.len());
+            Some(Cow::Borrowed(&rest[..end]))
+        }
+        // auparse keeps `(null)`-style values up to their `)`.
+        [b'(', ..] => match record::memchr(b')', raw) {
+            Some(i) if i + 1 < raw.len() => Some(Cow::Borrowed(&raw[..=i])),
+            _ => None,
+        },
+        [b'0', b'0', rest @ ..] if !rest.is_empty() => {
+            unhex(rest).or_else(|| unhex(raw)).map(Cow::Owned)
+        }
+        _ => unhex(raw).map(Cow::Owned),
+    }
+}
+
+fn arch(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
+    let Some(v) = strtoul(raw, 16) else {
+        return text(format!("conversion error({}) ", lossy(raw)));
+    };
+    match Machine::from_audit_arch(v) {
+        Some(m) => text(m.name()),
+        None => text(format!("unknown-elf-type({})", lossy(raw))),
+    }
+}
+
+fn syscall(ctx: &Ctx, raw: &[u8]) -> Option<Cow<'static, [u8]>> {
+    let Some(n) = ctx.syscall else {
+        // Not a number (`syscall=execve` in hand-written logs): keep it.
+        return None;
+    };
+    if ctx.arch_unknown {
+        return None;
+    }
+    let Some(name) = ctx.syscall_name() else {
+        return text(format!("unknown-syscall({n})"));
+    };
+    let sub = match (name, ctx.a0) {
+        ("socketcall", Some(a0)) => socketcall_name(a0),
+        ("ipc", Some(a0)) => ipc_name(a0),
+        _ => None,
+    };
+    let _ = raw;
+    match sub {
+        Some(s) => text(format!("{name}({s})")),
+        None => text(name),
+    }
+}
+
+fn exit(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
+    let s = std::str::from_utf8(raw).ok()?;
+    let digits_end = s
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+'))))
+        .map_or(s.len(), |(i, _)| i);
+    let Ok(v) = s[..digits_end].parse::<i64>() else {
+        return if digits_end == 0 {
+            None
+        } else {
+            conversion_error(raw)
+        };
+    };
+    if v >= 0 {
+        return None;
+    }
+    let e = v.unsigned_abs();
+    let name = u32::try_from(e)
+        .ok()
+        .and_then(tables::errno_name)
+        .unwrap_or("(null)");
+    text(format!("{name}({})", strerror(e)))
+}
+
+/// glibc's message for errno `e`.
+fn strerror(e: u64) -> String {
+    let Ok(code) = i32::try_from(e) else {
+        return format!("Unknown error {e}");
+    };
+    let s = std::io::Error::from_raw_os_error(code).to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+fn perm(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
+    let Some(mut v) = dec(raw) else {
+        return conversion_error(raw);
+    };
+    if v == 0 {
+        v = 0xf;
+    }
+    let names: Vec<&str> = [(1, "read"), (2, "write"), (4, "exec"), (8, "attr")]
+        .iter()
+        .filter(|(b, _)| v & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    text(names.join(","))
+}
+
+pub(super) fn mode(raw: &[u8], base: u32) -> Option<Cow<'static, [u8]>> {
+    let Some(v) = strtoul(raw, base) else {
+        return conversion_error(raw);
+    };
+    let v = v as u32;
+    let mut s = match v & 0o170000 {
+        0o140000 => "socket".to_string(),
+        0o120000 => "link".to_string(),
+        0o100000 => "file".to_string(),
+        0o060000 => "block".to_string(),
+        0o040000 => "dir".to_string(),
+        0o020000 => "character".to_string(),
+        0o010000 => "fifo".to_string(),
+        t => format!("{:03o}", t / 0o010000),
+    };
+    for (bit, n) in [(0o4000, ",suid"), (0o2000, ",sgid"), (0o1000, ",sticky")] {
+        if v & bit != 0 {
+            s.push_str(n);
+        }
+    }
+    text(format!("{s},{:03o}", v & 0o777))
+}
+
+pub(super) fn mode_short(raw: &[u8], base: u32) -> Option<Cow<'static, [u8]>> {
+    let Some(v) = strtoul(raw, base) else {
+        return conversion_error(raw);
+    };
+    let special: Vec<&str> = [(0o4000, "suid"), (0o2000, "sgid"), (0o1000, "sticky")]
+        .iter()
+        .filter(|(b, _)| v & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if special.is_empty() {
+        text(format!("0{:03o}", v & 0o777))
+    } else {
+        text(format!("{},0{:03o}", special.join(","), v & 0o777))
+    }
+}
+
+pub(super) fn signal(raw: &[u8], base: u32) -> Option<Cow<'static, [u8]>> {
+    let Some(v) = strtoul(raw, base) else {
+        return conversion_error(raw);
+    };
+    match tables::SIGNALS.get(v as usize) {
+        Some(s) if v < 32 => text(*s),
+        _ => text(format!(
+            "unknown-signal({}{})",
+            if base == 16 { "0x" } else { "" },
+            lossy(raw)
+        )),
+    }
+}
+
+fn cap_bitmap(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
+    let Some(v) = strtoul(raw, 16) else {
+        return conversion_error(raw);
+    };
+    let names: Vec<&str> = (0..tables::CAPS.len())
+        .filter(|&i| v & (1u64 << i) != 0)
+        .map(|i| tables::CAPS[i])
+        .collect();
+    if names.is_empty() {
+        text("none")
+    } else {
+        text(names.join(","))
+    }
+}
+
+fn sockaddr(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
+    let hex_len = raw.iter().take_while(|c| c.is_ascii_hexdigit()).count() & !1;
+    let Some(b) = unhex(&raw[..hex_len]).filter(|b| b.len() >= 2) else {
+        return text(format!("malformed-host({})", lossy(raw)));
+    };
+    let fam = u16::from_le_bytes([b[0], b[1]]);
+    let Some(name) = tables::family_name(fam) else {
+        return text(format!("unknown-family({fam})"));
+    };
+    let port = |b: &[u8]| u16::from_be_bytes([b[2], b[3]]);
+    let s = match fam {
+        1 if b.len() < 4 => format!("{{ saddr_fam={name} sockaddr len too short }}"),
+        1 => {
+            let path = &b[2..b.len().min(2 + 108)];
+            let path = if path.first() == Some(&0) {
+                &path[1..]
+            } else {
+                path
+            };
+            let end = record::memchr(0, path).unwrap_or(path.len());
+            format!("{{ saddr_fam={name} path={} }}", lossy(&path[..end]))
+        }
+        2 if b.len() < 16 => format!("{{ saddr_fam={name} sockaddr len too short }}"),
+        2 => {
+            let a = Ipv4Addr::new(b[4], b[5], b[6], b[7]);
+            format!("{{ saddr_fam={name} laddr={a} lport={} }}", port(&b))
+        }
+        10 if b.len() < 28 => format!("{{ saddr_fam={name} sockaddr6 len too short }}"),
+        10 => {
+            let mut o = [0u8; 16];
+            o.copy_from_slice(&b[8..24]);
+            let a = Ipv6Addr::from(o);
+            format!("{{ saddr_fam={name} laddr={a} lport={} }}", port(&b))
+        }
+        16 if b.len() < 12 => format!("{{ saddr_fam={name} len too short }}"),
+        16 => {
+            let pid = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+            format!("{{ saddr_fam={name} nlnk-fam={fam} nlnk-pid={pid} }}")
+        }
+        _ => format!("{{ saddr_fam={name} (unsupported) }}"),
+    };
+    text(s)
+}
+
+fn tty_data(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
+    let data = unhex(raw)?;
+    let mut out = Vec::with_capacity(data.len() + 8);
+    let mut in_text = false;
+    let mut i = 0;
+    while i < data.len() {
+        let c = data[i];
+        let seq = tables::TTY_SEQUENCES
+            .iter()
+            .find(|(s, _)| data[i..].starts_with(s));
+        let key = match seq {
+            Some((s, name)) => {
+                i += s.len();
+                Some(*name)
+            }
+            None => {
+                i += 1;
+                tables::tty_key(c)
+            }
+        };
+        if let Some(k) = key {
+            if in_text {
+                out.push(b'"');
+                in_text = false;
+            }
+            if !out.is_empty() {
+                out.push(b',');
+            }
+            out.push(b'<');
+            out.extend_from_slice(k.as_bytes());
+            out.push(b'>');
+            continue;
+        }
+        if !in_text {
+            if !out.is_empty() {
+                out.push(b',');
+            }
+            out.push(b'"');
+            in_text = true;
+        }
+        if !(0x20..=0x7e).contains(&c) {
+            out.extend_from_slice(format!("\\{:03o}", c).as_bytes());
+        } else {
+            if c == b'\\' || c == b'"' {
+                out.push(b'\\');
+            }
+            out.push(c);
+        }
+    }
+    if in_text {
+        out.push(b'"');
+    }
+    Some(Cow::Owned(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn i(rtype: u32, name: &str, raw: &str) -> String {
+        let ctx = Ctx {
+            rtype,
+            ..Ctx::default()
+        };
+        match interpret(&ctx, name.as_bytes(), raw.as_bytes(), &[]) {
+            Some(v) => String::from_utf8_lossy(&v).into_owned(),
+            None => raw.to_string(),
+        }
+    }
+
+    #[test]
+    fn auparse_examples() {
+        assert_eq!(i(1300, "arch", "c000003e"), "x86_64");
+        assert_eq!(i(1300, "exit", "-13"), "EACCES(Permission denied)");
+        assert_eq!(i(1302, "mode", "0106755"), "file,suid,sgid,755");
+        assert_eq!(i(1302, "mode", "042775"), "dir,sgid,775");
+        assert_eq!(
+            i(1306, "saddr", "0200E31C4853E6640000000000000000"),
+            "{ saddr_fam=inet laddr=72.83.230.100 lport=58140 }"
+        );
+        assert_eq!(
+            i(
+                1306,
+                "saddr",
+                "0A000016000000000000000000000000000000000000000000000000"
+            ),
+            "{ saddr_fam=inet6 laddr=:: lport=22 }"
+        );
+        assert_eq!(
+            i(1306, "saddr", "100000000000000000000000"),
+            "{ saddr_fam=netlink nlnk-fam=16 nlnk-pid=0 }"
+        );
+        assert_eq!(
+            i(1306, "saddr", "0002D903000000000000000000000000"),
+            "unknown-family(512)"
+        );
+        assert_eq!(
+            i(1327, "proctitle", "63686F776E002D5200616C6963650074657374"),
+            "chown -R alice test"
+        );
+        assert_eq!(i(1300, "comm", "\"bash\""), "bash");
+        assert_eq!(i(1121, "cap_fp", "0"), "none");
+        assert_eq!(
+            i(1319, "data", "7375202D20616E647265775F6B726F680D"),
+            "\"su - andrew_kroh\",<ret>"
+        );
+        assert_eq!(i(1300, "ses", "4294967295"), "unset");
+        assert_eq!(i(1100, "res", "1"), "yes");
+        assert_eq!(i(1305, "list", "4"), "exit");
+    }
+}

@@ -1,0 +1,275 @@
+//! The JSON string writer of the fast path: `crate::text`'s escaping followed by JSON's, in
+//! one pass, so the bytes equal what serde_json writes for a `Value::Bytes`/`Value::Str`.
+
+/// Bytes copied as they are: printable ASCII except `"` and `\`.
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0x20;
+    while i < 0x7f {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = false;
+    t[b'\\' as usize] = false;
+    t
+};
+
+/// Appends `"…"`: `bytes` escaped by `crate::text::escape`, then as a JSON string.
+#[inline]
+pub fn string(bytes: &[u8], out: &mut Vec<u8>) {
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    let mut i = 0;
+    // Printable ASCII is by far the common case: only `"` and `\` need work there.
+    while i < bytes.len() {
+        if PLAIN[bytes[i] as usize] {
+            i += 1;
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match bytes[i] {
+            b'"' => out.extend_from_slice(b"\\\""),
+            // text: `\` -> `\\`; JSON: each `\` -> `\\`.
+            b'\\' => out.extend_from_slice(b"\\\\\\\\"),
+            _ => {
+                slow(&bytes[i..], out);
+                out.push(b'"');
+                return;
+            }
+        }
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+fn slow(bytes: &[u8], out: &mut Vec<u8>) {
+    let t = crate::text::escape(bytes);
+    for &b in t.as_bytes() {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// Appends `ev` as JSON (no newline): the same bytes as `serde_json::to_writer(ev)`, without
+/// serde's per-value dispatch. Kept in step with `impl Serialize for Event` by the corpus-wide
+/// equality test (tests/audit_golden.rs) and the property tests.
+pub fn event(ev: &crate::event::Event, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"time\":\"");
+    ev.time.write_rfc3339(out);
+    out.extend_from_slice(b"\",\"seq\":");
+    uint(ev.seq, out);
+    out.extend_from_slice(b",\"host\":");
+    string(ev.host.as_bytes(), out);
+    out.extend_from_slice(b",\"source\":");
+    string(ev.source.as_str().as_bytes(), out);
+    out.extend_from_slice(b",\"type\":");
+    string(ev.kind.as_bytes(), out);
+    if let Some(n) = ev.lost {
+        out.extend_from_slice(b",\"lost\":");
+        uint(n, out);
+    }
+    if let Some(p) = &ev.process {
+        out.extend_from_slice(b",\"process\":{");
+        let mut first = true;
+        let mut key = |k: &str, out: &mut Vec<u8>| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            string(k.as_bytes(), out);
+            out.push(b':');
+        };
+        for (k, v) in [("pid", p.pid), ("tid", p.tid), ("ppid", p.ppid)] {
+            if let Some(v) = v {
+                key(k, out);
+                uint(v as u64, out);
+            }
+        }
+        for (k, v) in [("comm", &p.comm), ("exe", &p.exe)] {
+            if let Some(v) = v {
+                key(k, out);
+                string(&v.0, out);
+            }
+        }
+        for (k, v) in [("uid", p.uid), ("gid", p.gid)] {
+            if let Some(v) = v {
+                key(k, out);
+                uint(v as u64, out);
+            }
+        }
+        if let Some(args) = &p.args {
+            key("args", out);
+            out.push(b'[');
+            for (i, a) in args.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(&a.0, out);
+            }
+            out.push(b']');
+        }
+        for (k, v) in &p.extra.0 {
+            key(k, out);
+            value(v, out);
+        }
+        out.push(b'}');
+    }
+    if let Some(f) = &ev.file {
+        out.extend_from_slice(b",\"file\":{\"path\":");
+        string(&f.path.0, out);
+        if let Some(t) = f.kind {
+            out.extend_from_slice(b",\"type\":");
+            string(t.as_bytes(), out);
+        }
+        for (k, v) in &f.extra.0 {
+            out.push(b',');
+            string(k.as_bytes(), out);
+            out.push(b':');
+            value(v, out);
+        }
+        out.push(b'}');
+    }
+    if let Some(n) = &ev.network {
+        network(n, out);
+    }
+    for (k, v) in &ev.extra.0 {
+        out.push(b',');
+        string(k.as_bytes(), out);
+        out.push(b':');
+        value(v, out);
+    }
+    out.push(b'}');
+}
+
+/// `,"network":{...}` as serde writes `Event::network`.
+pub fn network(n: &crate::event::Network, out: &mut Vec<u8>) {
+    out.extend_from_slice(b",\"network\":{");
+    let mut first = true;
+    let mut key = |k: &str, out: &mut Vec<u8>| {
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        string(k.as_bytes(), out);
+        out.push(b':');
+    };
+    if let Some(v) = &n.family {
+        key("family", out);
+        string(v.as_bytes(), out);
+    }
+    for (k, a, p) in [("saddr", &n.saddr, n.sport), ("daddr", &n.daddr, n.dport)] {
+        if let Some(a) = a {
+            key(k, out);
+            string(a.as_bytes(), out);
+        }
+        if let Some(p) = p {
+            key(if k == "saddr" { "sport" } else { "dport" }, out);
+            uint(p as u64, out);
+        }
+    }
+    for (k, v) in &n.extra.0 {
+        key(k, out);
+        value(v, out);
+    }
+    out.push(b'}');
+}
+
+fn uint(n: u64, out: &mut Vec<u8>) {
+    let mut b = itoa_buf();
+    out.extend_from_slice(fmt_u64(n, &mut b));
+}
+
+fn itoa_buf() -> [u8; 20] {
+    [0; 20]
+}
+
+fn fmt_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// A `Value` as serde_json writes it.
+pub fn value(v: &crate::event::Value, out: &mut Vec<u8>) {
+    use crate::event::Value;
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::U64(n) => uint(*n, out),
+        Value::I64(n) => {
+            if *n < 0 {
+                out.push(b'-');
+            }
+            uint(n.unsigned_abs(), out);
+        }
+        Value::Str(s) => string(s.as_bytes(), out),
+        Value::Bytes(b) => string(&b.0, out),
+        Value::List(items) => {
+            out.push(b'[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                value(x, out);
+            }
+            out.push(b']');
+        }
+        Value::Map(m) => {
+            out.push(b'{');
+            for (i, (k, x)) in m.0.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                string(k.as_bytes(), out);
+                out.push(b':');
+                value(x, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Bytes, Value};
+
+    #[test]
+    fn same_bytes_as_serde() {
+        let mut cases: Vec<Vec<u8>> = vec![
+            b"plain".to_vec(),
+            b"q\"uo\\te".to_vec(),
+            b"ctl\n\t\x7f".to_vec(),
+            b"bad\xff\xfe".to_vec(),
+            "caf\u{e9} \u{9b} \u{fffe}".as_bytes().to_vec(),
+            (0u8..=255).collect(),
+        ];
+        for a in 0u8..=255 {
+            cases.push(vec![b'x', a, b'"', a]);
+        }
+        for c in cases {
+            let mut mine = Vec::new();
+            string(&c, &mut mine);
+            let serde = serde_json::to_vec(&Value::Bytes(Bytes(c.clone()))).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&mine),
+                String::from_utf8_lossy(&serde),
+                "{c:?}"
+            );
+        }
+    }
+}

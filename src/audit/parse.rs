@@ -1,0 +1,579 @@
+//! `letrace audit parse`: files (or stdin) -> lines -> records -> coalesced events -> output.
+//!
+//! Threads: one reads, parses headers and coalesces; workers render batches of events (JSON
+//! through a fast path, other formats through the shared encoders); a writer writes the
+//! batches in order. Every channel is bounded, so memory stays bounded whatever the input.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::time::{Duration, Instant};
+
+use super::coalesce::{self, Coalescer, Output as CoOut, RawEvent};
+use super::event::Builder;
+use super::record::{self, LineError};
+use super::Error;
+use crate::encode::{Encoder, Format};
+use crate::event::{Event, Map, SourceKind, Timestamp, Value};
+use crate::sink::{self, Dest};
+
+/// One input: a path, or standard input (`-`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    Path(String),
+}
+
+pub struct Config {
+    pub inputs: Vec<Input>,
+    pub coalesce: coalesce::Config,
+    /// Bad lines printed on stderr before only counting them.
+    pub max_reports: u64,
+    /// Show a progress line on stderr (only sensible when it is a terminal).
+    pub progress: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub lines: u64,
+    pub records: u64,
+    pub events: u64,
+    /// Serials reported lost (sum of LOST counts).
+    pub lost: u64,
+    /// Lines rejected or repaired (fused records); each reported on stderr up to a limit.
+    pub bad_lines: u64,
+    /// The reader of the output went away (`| head`).
+    pub broken_pipe: bool,
+}
+
+/// Longest line kept; the kernel never writes records near this size.
+const MAX_LINE: usize = 1 << 20;
+/// A batch goes to a worker at this many events or raw bytes, whichever comes first (the
+/// byte bound keeps batches of huge events small, so memory stays bounded).
+const BATCH: usize = 512;
+const BATCH_BYTES: usize = 512 << 10;
+/// Emptied events kept for reuse, and the largest buffer worth keeping (at most 8 MiB).
+const POOL_MAX: usize = 512;
+const POOLED_BYTES: usize = 16 << 10;
+
+/// Where bad lines go: stderr, with `file:line: why`, the first `max` of them.
+struct Complaints<'a> {
+    file: &'a str,
+    shown: u64,
+    max: u64,
+    count: u64,
+}
+
+impl Complaints<'_> {
+    fn bad(&mut self, line: u64, why: &dyn std::fmt::Display) {
+        self.count += 1;
+        if self.shown < self.max {
+            self.shown += 1;
+            eprintln!("letrace: {}:{}: {}", self.file, line, why);
+        }
+    }
+}
+
+/// An event on its way to a worker: still raw (rendered there), or already built (LOST).
+enum Item {
+    Raw(RawEvent, u64),
+    Ready(Event),
+}
+
+/// Runs the whole parse, writing events in `format` to `dest`.
+///
+/// Threads: this one reads, splits lines and coalesces; `workers` threads turn batches of
+/// coalesced events into bytes; a writer thread writes the batches in their original order
+/// (it takes them from the workers round-robin, the order they were handed out in).
+pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Report, Error> {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 4);
+    let mut to_workers = Vec::new();
+    let mut from_workers = Vec::new();
+    let mut handles = Vec::new();
+    // Rendered events go back to the reader for reuse: allocation stays on one thread.
+    let (pool_tx, pool_rx) = sync_channel::<Vec<RawEvent>>(2 * workers);
+    for i in 0..workers {
+        let pool_tx = pool_tx.clone();
+        let (tx, rx) = sync_channel::<Vec<Item>>(2);
+        let (btx, brx) = sync_channel::<Vec<u8>>(2);
+        // Written buffers come back to their worker: no multi-megabyte allocation per batch.
+        let (ftx, frx) = sync_channel::<Vec<u8>>(2);
+        to_workers.push(tx);
+        from_workers.push((brx, ftx));
+        let h = std::thread::Builder::new()
+            .name(format!("audit-render-{i}"))
+            .spawn(move || render_loop(rx, btx, frx, pool_tx, format, color))
+            .map_err(Error::Thread)?;
+        handles.push(h);
+    }
+    drop(pool_tx);
+    let enc = format.encoder(color);
+    let writer = std::thread::Builder::new()
+        .name("audit-writer".into())
+        .spawn(move || write_loop(from_workers, enc, dest))
+        .map_err(Error::Thread)?;
+    let mut report = Report::default();
+    let mut state = State {
+        co: Coalescer::new(cfg.coalesce),
+        batch: Vec::with_capacity(BATCH),
+        batch_bytes: 0,
+        to_workers,
+        pool: pool_rx,
+        next_worker: 0,
+        seq: 1,
+        closed: false,
+    };
+    let mut shown = 0u64;
+    let mut result = Ok(());
+    for input in &cfg.inputs {
+        let name = match input {
+            Input::Stdin => "-".to_string(),
+            Input::Path(p) => p.clone(),
+        };
+        let mut c = Complaints {
+            file: &name,
+            shown,
+            max: cfg.max_reports,
+            count: 0,
+        };
+        let r = match input {
+            Input::Stdin => read_lines(
+                io::stdin().lock(),
+                None,
+                &name,
+                cfg.progress,
+                &mut |n, l| state.line(n, l, &mut c, &mut report),
+            ),
+            Input::Path(p) => match File::open(p) {
+                Ok(f) => {
+                    let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+                    read_lines(f, size, &name, cfg.progress, &mut |n, l| {
+                        state.line(n, l, &mut c, &mut report)
+                    })
+                }
+                Err(source) => Err(Error::Open {
+                    path: p.clone(),
+                    source,
+                }),
+            },
+        };
+        shown = c.shown;
+        report.bad_lines += c.count;
+        if let Err(e) = r {
+            result = Err(e);
+            break;
+        }
+        if state.closed {
+            break;
+        }
+    }
+    if shown < report.bad_lines {
+        eprintln!(
+            "letrace: {} bad lines in all ({} not shown)",
+            report.bad_lines,
+            report.bad_lines - shown
+        );
+    }
+    state.co.finish();
+    state.drain(&mut report);
+    state.flush_batch();
+    drop(state.to_workers);
+    for h in handles {
+        h.join().map_err(|_| Error::WriterPanicked)?;
+    }
+    let written = writer.join().map_err(|_| Error::WriterPanicked)?;
+    result?;
+    match written {
+        Ok(()) => {}
+        Err(sink::Error::Write { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
+            report.broken_pipe = true;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(report)
+}
+
+struct State {
+    co: Coalescer,
+    batch: Vec<Item>,
+    batch_bytes: usize,
+    to_workers: Vec<SyncSender<Vec<Item>>>,
+    pool: Receiver<Vec<RawEvent>>,
+    next_worker: usize,
+    seq: u64,
+    closed: bool,
+}
+
+impl State {
+    fn line(&mut self, lineno: u64, line: Option<&[u8]>, c: &mut Complaints<'_>, rep: &mut Report) {
+        feed_line(&mut self.co, lineno, line, &mut |n, why| c.bad(n, why), rep);
+        if !self.co.out.is_empty() {
+            self.drain(rep);
+        }
+    }
+
+    fn drain(&mut self, rep: &mut Report) {
+        while let Some(o) = self.co.out.pop_front() {
+            let seq = self.seq;
+            self.seq += 1;
+            let item = match o {
+                CoOut::Event(raw) => {
+                    rep.events += 1;
+                    self.batch_bytes += raw.buf.len();
+                    Item::Raw(raw, seq)
+                }
+                CoOut::Lost {
+                    node,
+                    first,
+                    last,
+                    sec,
+                    nanos,
+                } => {
+                    let n = last - first + 1;
+                    rep.lost += n;
+                    let mut ev = Event::lost(SourceKind::Audit, n, true, "audit serial gap");
+                    ev.seq = seq;
+                    ev.time = Timestamp {
+                        secs: sec as i64,
+                        nanos,
+                    };
+                    let mut a = Map::new()
+                        .with("first_serial", first)
+                        .with("last_serial", last);
+                    if let Some(n) = node {
+                        ev.host = std::sync::Arc::from(String::from_utf8_lossy(&n).as_ref());
+                        a.insert("node", Value::Bytes(crate::event::Bytes(n.to_vec())));
+                    } else {
+                        ev.host = std::sync::Arc::from("");
+                    }
+                    ev.extra.insert("audit", a);
+                    Item::Ready(ev)
+                }
+            };
+            self.batch.push(item);
+            if self.batch.len() >= BATCH || self.batch_bytes >= BATCH_BYTES {
+                self.flush_batch();
+            }
+        }
+    }
+
+    fn flush_batch(&mut self) {
+        if self.batch.is_empty() || self.closed {
+            self.batch.clear();
+            return;
+        }
+        while let Ok(v) = self.pool.try_recv() {
+            if self.co.pool.len() < POOL_MAX {
+                self.co.pool.extend(v);
+            }
+        }
+        self.batch_bytes = 0;
+        let b = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let w = self.next_worker;
+        self.next_worker = (w + 1) % self.to_workers.len();
+        if self.to_workers[w].send(b).is_err() {
+            self.closed = true;
+        }
+    }
+}
+
+fn render_loop(
+    rx: Receiver<Vec<Item>>,
+    tx: SyncSender<Vec<u8>>,
+    free: Receiver<Vec<u8>>,
+    pool: SyncSender<Vec<RawEvent>>,
+    format: Format,
+    color: bool,
+) {
+    let enc = format.encoder(color);
+    let mut builder = Builder::default();
+    for batch in rx {
+        let mut buf = free
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(4 << 20));
+        buf.clear();
+        let mut spent = Vec::with_capacity(batch.len());
+        for item in batch {
+            match item {
+                Item::Raw(mut raw, seq) => {
+                    if format == Format::Json {
+                        builder.render_json(&raw, seq, &mut buf);
+                    } else {
+                        let mut ev = builder.build(&raw);
+                        ev.seq = seq;
+                        enc.encode(&ev, &mut buf);
+                    }
+                    if raw.buf.capacity() <= POOLED_BYTES {
+                        raw.clear();
+                        spent.push(raw);
+                    }
+                }
+                Item::Ready(ev) => enc.encode(&ev, &mut buf),
+            }
+        }
+        let _ = pool.try_send(spent);
+        if tx.send(buf).is_err() {
+            return;
+        }
+    }
+}
+
+/// A worker's rendered batches, and the way back for emptied buffers.
+type FromWorker = (Receiver<Vec<u8>>, SyncSender<Vec<u8>>);
+
+fn write_loop(
+    from: Vec<FromWorker>,
+    enc: Box<dyn Encoder>,
+    mut dest: Dest,
+) -> Result<(), sink::Error> {
+    let mut head = Vec::new();
+    enc.header(&mut head);
+    if !head.is_empty() {
+        dest.write_all(&head)?;
+    }
+    let mut i = 0;
+    loop {
+        let (rx, back) = &from[i % from.len()];
+        let Ok(buf) = rx.recv() else {
+            break;
+        };
+        i += 1;
+        if !buf.is_empty() {
+            dest.write_all(&buf)?;
+        }
+        if buf.capacity() <= 4 << 20 {
+            let _ = back.try_send(buf);
+        }
+    }
+    let mut foot = Vec::new();
+    enc.footer(&mut foot);
+    if !foot.is_empty() {
+        dest.write_all(&foot)?;
+    }
+    Ok(())
+}
+
+/// Feeds one line (without its newline; `None` = too long) to the coalescer; bad lines go to
+/// `bad(line number, why)`. Blank lines and `#` comments are skipped silently.
+pub fn feed_line(
+    co: &mut Coalescer,
+    lineno: u64,
+    line: Option<&[u8]>,
+    bad: &mut dyn FnMut(u64, &dyn std::fmt::Display),
+    rep: &mut Report,
+) {
+    rep.lines += 1;
+    let Some(line) = line else {
+        bad(
+            lineno,
+            &format_args!("line longer than {MAX_LINE} bytes: skipped"),
+        );
+        return;
+    };
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let Some(first) = line.iter().position(|&b| b != b' ' && b != b'\t') else {
+        return; // blank
+    };
+    if line[first] == b'#' {
+        return; // comment: auditd never writes them, hand-edited logs do
+    }
+    if memchr::memchr(0, line).is_some() {
+        bad(lineno, &LineError::Binary);
+        return;
+    }
+    let mut rest = line;
+    loop {
+        let (this, next) = split_fused(rest);
+        match record::parse_header(this) {
+            Ok(h) => {
+                rep.records += 1;
+                co.push(&h, this);
+            }
+            Err(e) => bad(lineno, &e),
+        }
+        match next {
+            Some(n) => {
+                bad(
+                    lineno,
+                    &"two records on one line (a newline is missing): both parsed",
+                );
+                rest = n;
+            }
+            None => break,
+        }
+    }
+}
+
+/// Parses a whole log held in memory, single-threaded: the coalescer's output in order and
+/// the bad lines as `(line number, why)`. The same steps as `run`, for tests and tools.
+pub fn parse_bytes(data: &[u8], cfg: coalesce::Config) -> (Vec<CoOut>, Vec<(u64, String)>) {
+    let mut co = Coalescer::new(cfg);
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    let mut rep = Report::default();
+    let mut lines = data.split(|&b| b == b'\n').peekable();
+    let mut n = 0;
+    while let Some(l) = lines.next() {
+        n += 1;
+        if l.is_empty() && lines.peek().is_none() {
+            break; // the final newline
+        }
+        let l = (l.len() <= MAX_LINE).then_some(l);
+        feed_line(
+            &mut co,
+            n,
+            l,
+            &mut |n, why| bad.push((n, why.to_string())),
+            &mut rep,
+        );
+        out.extend(co.out.drain(..));
+    }
+    co.finish();
+    out.extend(co.out.drain(..));
+    (out, bad)
+}
+
+/// Splits `line` before a second `[node=..] type=.. msg=audit(` in it, if any.
+fn split_fused(line: &[u8]) -> (&[u8], Option<&[u8]>) {
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    let finder = FINDER.get_or_init(|| memchr::memmem::Finder::new(b"msg=audit("));
+    let Some(first) = finder.find(line) else {
+        return (line, None);
+    };
+    let from = first + 10;
+    let Some(second) = finder.find(&line[from..]).map(|p| p + from) else {
+        return (line, None);
+    };
+    let head = &line[..second];
+    let Some(mut start) = memchr::memmem::rfind(head, b"type=") else {
+        return (line, None);
+    };
+    if start <= from {
+        return (line, None);
+    }
+    if let Some(n) = memchr::memmem::rfind(&line[from..start], b"node=") {
+        let n = n + from;
+        if line[n..start].iter().filter(|&&c| c == b' ').count() <= 1 {
+            start = n;
+        }
+    }
+    let first_part = line[..start].strip_suffix(b" ").unwrap_or(&line[..start]);
+    (first_part, Some(&line[start..]))
+}
+
+/// Calls `f(line_number, line)` for each line (without its newline); the last line may lack
+/// its newline. A line longer than `MAX_LINE` is passed as `None` and skipped.
+fn read_lines<R: Read>(
+    mut r: R,
+    size: Option<u64>,
+    name: &str,
+    progress: bool,
+    f: &mut dyn FnMut(u64, Option<&[u8]>),
+) -> Result<(), Error> {
+    let mut buf = vec![0u8; 4 << 20];
+    let mut filled = 0usize;
+    let mut lineno = 0u64;
+    let mut skipping = false;
+    let mut total = 0u64;
+    let started = Instant::now();
+    let mut last_progress = started;
+    let read_err = |source| Error::Read {
+        path: name.to_string(),
+        source,
+    };
+    loop {
+        let n = match r.read(&mut buf[filled..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_err(e)),
+        };
+        if n == 0 {
+            if filled > 0 && !skipping {
+                lineno += 1;
+                f(lineno, Some(&buf[..filled]));
+            }
+            break;
+        }
+        total += n as u64;
+        let mut start = 0;
+        let end = filled + n;
+        while let Some(i) = memchr::memchr(b'\n', &buf[start..end]) {
+            lineno += 1;
+            if skipping {
+                skipping = false;
+            } else {
+                f(lineno, Some(&buf[start..start + i]));
+            }
+            start += i + 1;
+        }
+        buf.copy_within(start..end, 0);
+        filled = end - start;
+        if filled == buf.len() {
+            if buf.len() >= MAX_LINE {
+                // Too long to be a record: report once, drop it up to its newline.
+                f(lineno + 1, None);
+                skipping = true;
+                filled = 0;
+            } else {
+                buf.resize((buf.len() * 2).min(MAX_LINE), 0);
+            }
+        }
+        if progress && last_progress.elapsed() >= Duration::from_millis(250) {
+            last_progress = Instant::now();
+            show_progress(name, total, size, started.elapsed());
+        }
+    }
+    if progress {
+        let mut e = io::stderr().lock();
+        let _ = write!(e, "\r\x1b[K");
+        let _ = e.flush();
+    }
+    Ok(())
+}
+
+fn show_progress(name: &str, done: u64, size: Option<u64>, took: Duration) {
+    let mbs = done as f64 / 1e6 / took.as_secs_f64().max(1e-3);
+    let mut e = io::stderr().lock();
+    let _ = match size {
+        Some(s) if s > 0 => write!(
+            e,
+            "\r\x1b[Kletrace: {name}: {:.0}% ({:.0} MB/s)",
+            done as f64 * 100.0 / s as f64,
+            mbs
+        ),
+        _ => write!(
+            e,
+            "\r\x1b[Kletrace: {name}: {:.0} MB ({mbs:.0} MB/s)",
+            done as f64 / 1e6
+        ),
+    };
+    let _ = e.flush();
+}
+
+/// Whether a progress line makes sense: stderr is a terminal.
+pub fn progress_wanted() -> bool {
+    io::stderr().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fused_lines_split() {
+        let l = b"type=SYSCALL msg=audit(1.0:1): a=1 type=EOE msg=audit(1.0:1): ";
+        let (a, b) = split_fused(l);
+        assert_eq!(a, b"type=SYSCALL msg=audit(1.0:1): a=1");
+        assert_eq!(b, Some(&b"type=EOE msg=audit(1.0:1): "[..]));
+        let l = b"node=a type=SYSCALL msg=audit(1.0:1): a=1node=b type=EOE msg=audit(1.0:1): ";
+        let (a, b) = split_fused(l);
+        assert_eq!(a, b"node=a type=SYSCALL msg=audit(1.0:1): a=1");
+        assert_eq!(b, Some(&b"node=b type=EOE msg=audit(1.0:1): "[..]));
+        let l = b"type=SYSCALL msg=audit(1.0:1): a=1";
+        assert_eq!(split_fused(l), (&l[..], None));
+    }
+}

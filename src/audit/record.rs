@@ -1,0 +1,537 @@
+//! One log line -> one record: `[node=N ]type=T msg=audit(SEC.MS:SERIAL): body[\x1d ENRICHED]`.
+//!
+//! Pure and allocation-free on the common path: the header and the fields are slices of the
+//! line. The body is split into `name=value` fields with auparse's rules (so raw values are
+//! exactly what auparse reports): tokens are separated by spaces, tokens without `=` are
+//! dropped (except the unlabelled `seresult`/`seperms` of AVC records), `msg='` opening a
+//! nested user-space list is peeled off, and one trailing `:` `,` `'` `)` is trimmed in that
+//! order.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use super::tables;
+
+/// Record type numbers the parser itself needs.
+pub const AVC: u32 = 1400;
+pub const USER_AVC: u32 = 1107;
+pub const EXECVE: u32 = 1309;
+pub const SYSCALL: u32 = 1300;
+pub const PATH: u32 = 1302;
+pub const CWD: u32 = 1307;
+pub const SOCKADDR: u32 = 1306;
+pub const PROCTITLE: u32 = 1327;
+pub const EOE: u32 = 1320;
+
+/// The separator auditd writes before the enriched (upper-case) translations.
+pub const ENRICH_SEP: u8 = 0x1d;
+/// The separator of several keys packed into one hex-encoded `key=` value.
+const KEY_SEP: u8 = 0x01;
+
+/// Why a line is not a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LineError {
+    NoType,
+    NoTimestamp,
+    BadTimestamp,
+    Binary,
+}
+
+impl fmt::Display for LineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LineError::NoType => "not an audit record: expected `type=TYPE msg=audit(...)`",
+            LineError::NoTimestamp => "record has no `msg=audit(SECONDS.MILLIS:SERIAL):` stamp",
+            LineError::BadTimestamp => {
+                "malformed `msg=audit(SECONDS.MILLIS:SERIAL)` stamp (truncated or corrupt line?)"
+            }
+            LineError::Binary => "binary data (NUL byte) in line",
+        })
+    }
+}
+
+/// A parsed record header; `body` and `enriched` are the rest of the line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header<'a> {
+    pub node: Option<&'a [u8]>,
+    /// The type as written: `SYSCALL`, `UNKNOWN[1334]`, `1300`.
+    pub type_token: &'a [u8],
+    /// The type number, 0 when the name is not in the table and has no number.
+    pub rtype: u32,
+    pub sec: u64,
+    /// Fraction of a second in nanoseconds (the log has milliseconds).
+    pub nanos: u32,
+    pub serial: u64,
+    pub body: &'a [u8],
+    pub enriched: Option<&'a [u8]>,
+}
+
+impl Header<'_> {
+    /// The name auparse gives the type: the table name for known numbers, else as written.
+    pub fn type_name(&self) -> Cow<'static, str> {
+        type_name(self.rtype, self.type_token)
+    }
+}
+
+/// The name of record type `rtype` written as `token`.
+pub fn type_name(rtype: u32, token: &[u8]) -> Cow<'static, str> {
+    if let Some(n) = common_type(token) {
+        return Cow::Borrowed(n.1);
+    }
+    if let Some(n) = tables::type_name(rtype) {
+        return Cow::Borrowed(n);
+    }
+    Cow::Owned(String::from_utf8_lossy(token).into_owned())
+}
+
+/// The types that make up nearly every log, without a table lookup.
+fn common_type(tok: &[u8]) -> Option<(u32, &'static str)> {
+    Some(match tok {
+        b"SYSCALL" => (SYSCALL, "SYSCALL"),
+        b"PATH" => (PATH, "PATH"),
+        b"CWD" => (CWD, "CWD"),
+        b"EXECVE" => (EXECVE, "EXECVE"),
+        b"PROCTITLE" => (PROCTITLE, "PROCTITLE"),
+        b"EOE" => (EOE, "EOE"),
+        b"SOCKADDR" => (SOCKADDR, "SOCKADDR"),
+        _ => return None,
+    })
+}
+
+fn strip_prefix<'a>(s: &'a [u8], p: &[u8]) -> Option<&'a [u8]> {
+    s.strip_prefix(p)
+}
+
+fn split_space(s: &[u8]) -> (&[u8], &[u8]) {
+    match memchr(b' ', s) {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, &[]),
+    }
+}
+
+#[inline]
+pub fn memchr(b: u8, s: &[u8]) -> Option<usize> {
+    memchr::memchr(b, s)
+}
+
+fn parse_u64(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in s {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(n)
+}
+
+/// Resolves a type token to a number: a known name, `UNKNOWN[N]`, or a bare number.
+pub fn type_number(tok: &[u8]) -> u32 {
+    if let Some((n, _)) = common_type(tok) {
+        return n;
+    }
+    if let Some(inner) = tok
+        .strip_prefix(b"UNKNOWN[")
+        .and_then(|r| r.strip_suffix(b"]"))
+    {
+        return parse_u64(inner)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0);
+    }
+    if tok.first().is_some_and(u8::is_ascii_digit) {
+        return parse_u64(tok)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0);
+    }
+    std::str::from_utf8(tok)
+        .ok()
+        .and_then(tables::type_number)
+        .unwrap_or(0)
+}
+
+/// Parses the header of one line (without its newline).
+pub fn parse_header(line: &[u8]) -> Result<Header<'_>, LineError> {
+    let mut rest = line;
+    while let [b' ' | b'\t', r @ ..] = rest {
+        rest = r;
+    }
+    let mut node = None;
+    if let Some(r) = strip_prefix(rest, b"node=") {
+        let (n, r) = split_space(r);
+        node = Some(n);
+        rest = r;
+    }
+    let Some(r) = strip_prefix(rest, b"type=") else {
+        return Err(LineError::NoType);
+    };
+    let (type_token, r) = split_space(r);
+    if type_token.is_empty() {
+        return Err(LineError::NoType);
+    }
+    let mut r = r;
+    while let [b' ', x @ ..] = r {
+        r = x;
+    }
+    let Some(r) = strip_prefix(r, b"msg=audit(") else {
+        return Err(LineError::NoTimestamp);
+    };
+    let close = memchr(b')', r).ok_or(LineError::BadTimestamp)?;
+    let stamp = &r[..close];
+    let colon = memchr(b':', stamp).ok_or(LineError::BadTimestamp)?;
+    let (time, serial) = (&stamp[..colon], &stamp[colon + 1..]);
+    let serial = parse_u64(serial).ok_or(LineError::BadTimestamp)?;
+    let (sec, frac) = match memchr(b'.', time) {
+        Some(d) => (&time[..d], &time[d + 1..]),
+        None => (time, &b""[..]),
+    };
+    let sec = parse_u64(sec).ok_or(LineError::BadTimestamp)?;
+    if frac.len() > 9 || (!frac.is_empty() && parse_u64(frac).is_none()) {
+        return Err(LineError::BadTimestamp);
+    }
+    let mut nanos = 0u32;
+    for i in 0..9 {
+        nanos = nanos * 10 + frac.get(i).map_or(0, |c| (c - b'0') as u32);
+    }
+    let mut body = &r[close + 1..];
+    if let [b':', b @ ..] = body {
+        body = b;
+    }
+    let mut enriched = None;
+    if let Some(i) = memchr(ENRICH_SEP, body) {
+        enriched = Some(&body[i + 1..]);
+        body = &body[..i];
+    }
+    Ok(Header {
+        node,
+        type_token,
+        rtype: type_number(type_token),
+        sec,
+        nanos,
+        serial,
+        body,
+        enriched,
+    })
+}
+
+/// One `name=value` field. `raw` is the value as auparse reports it (quotes kept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field<'a> {
+    pub name: &'a [u8],
+    pub raw: Cow<'a, [u8]>,
+}
+
+fn trim_value(mut v: &[u8]) -> &[u8] {
+    for c in [b':', b',', b'\''] {
+        if let [head @ .., last] = v {
+            if *last == c {
+                v = head;
+            }
+        }
+    }
+    if let [head @ .., b')'] = v {
+        if v != b"(none)" && v != b"(null)" {
+            v = head;
+        }
+    }
+    v
+}
+
+/// Splits a record body into fields (auparse's rules, see the module doc) appended to `out`.
+pub fn split_fields<'a>(rtype: u32, body: &'a [u8], out: &mut Vec<Field<'a>>) {
+    let start = out.len();
+    let mut toks = Tokens(body);
+    while let Some(tok) = toks.next() {
+        let Some(eq) = memchr(b'=', tok) else {
+            if rtype == AVC || rtype == USER_AVC {
+                avc_token(tok, &mut toks, out, start);
+            }
+            continue;
+        };
+        let (mut name, mut val) = (&tok[..eq], &tok[eq + 1..]);
+        if name == b"msg" {
+            match val.first() {
+                Some(b'a') => continue,
+                Some(b'\'') => {
+                    let inner = &val[1..];
+                    let Some(eq) = memchr(b'=', inner) else {
+                        continue;
+                    };
+                    name = &inner[..eq];
+                    val = &inner[eq + 1..];
+                }
+                _ => {}
+            }
+        }
+        if let [b'(', n @ ..] = name {
+            name = n;
+        }
+        if val.is_empty() {
+            continue;
+        }
+        let val = trim_value(val);
+        if name == b"key" && val.first() != Some(&b'(') && val.first() != Some(&b'"') {
+            split_keys(name, val, out);
+            continue;
+        }
+        out.push(Field {
+            name,
+            raw: Cow::Borrowed(val),
+        });
+    }
+}
+
+/// Space-separated tokens, empty ones skipped (auparse's `audit_strsplit_r`).
+struct Tokens<'a>(&'a [u8]);
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = &'a [u8];
+    #[inline]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let s = self.0;
+        let begin = s.iter().position(|&c| c != b' ')?;
+        let s = &s[begin..];
+        match memchr(b' ', s) {
+            Some(e) => {
+                self.0 = &s[e + 1..];
+                Some(&s[..e])
+            }
+            None => {
+                self.0 = &[];
+                Some(s)
+            }
+        }
+    }
+}
+
+/// AVC records have two unlabelled values: the result (`denied`) and the permission set.
+fn avc_token<'a>(
+    tok: &'a [u8],
+    toks: &mut impl Iterator<Item = &'a [u8]>,
+    out: &mut Vec<Field<'a>>,
+    start: usize,
+) {
+    match out.len() - start {
+        0 if !tok.starts_with(b"avc") => out.push(Field {
+            name: b"seresult",
+            raw: Cow::Borrowed(tok),
+        }),
+        1 if tok.first() == Some(&b'{') => {
+            let mut perms = Vec::new();
+            for t in toks.by_ref() {
+                if t.first() == Some(&b'}') {
+                    break;
+                }
+                if !perms.is_empty() {
+                    perms.push(b',');
+                }
+                perms.extend_from_slice(t);
+            }
+            out.push(Field {
+                name: b"seperms",
+                raw: Cow::Owned(perms),
+            });
+        }
+        _ => {}
+    }
+}
+
+/// A hex `key=` holds several keys separated by 0x01; auparse reports one `key` field each,
+/// re-quoted (or re-hexed when the key needs it).
+fn split_keys<'a>(name: &'a [u8], val: &'a [u8], out: &mut Vec<Field<'a>>) {
+    // Like auparse, decode the leading hex digits (a stray trailing quote is ignored).
+    let hex_len = val.iter().take_while(|c| c.is_ascii_hexdigit()).count() & !1;
+    let Some(decoded) = unhex(&val[..hex_len]) else {
+        out.push(Field {
+            name,
+            raw: Cow::Borrowed(val),
+        });
+        return;
+    };
+    for k in decoded.split(|&c| c == KEY_SEP || c == 0) {
+        if k.is_empty() {
+            continue;
+        }
+        let raw = if k.iter().any(|&c| c == b'"' || !(0x21..=0x7e).contains(&c)) {
+            hex_upper(k)
+        } else {
+            let mut q = Vec::with_capacity(k.len() + 2);
+            q.push(b'"');
+            q.extend_from_slice(k);
+            q.push(b'"');
+            q
+        };
+        out.push(Field {
+            name,
+            raw: Cow::Owned(raw),
+        });
+    }
+}
+
+fn hex_upper(b: &[u8]) -> Vec<u8> {
+    const H: &[u8; 16] = b"0123456789ABCDEF";
+    let mut v = Vec::with_capacity(b.len() * 2);
+    for &c in b {
+        v.push(H[(c >> 4) as usize]);
+        v.push(H[(c & 15) as usize]);
+    }
+    v
+}
+
+#[inline]
+fn hexval(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Decodes a value that is entirely hex digits, of even length; `None` otherwise.
+pub fn unhex(s: &[u8]) -> Option<Vec<u8>> {
+    if s.is_empty() || !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() / 2);
+    for p in s.chunks_exact(2) {
+        out.push(hexval(p[0])? << 4 | hexval(p[1])?);
+    }
+    Some(out)
+}
+
+/// Appends the decoding of an all-hex, even-length value to `out`; false (and `out` left as it
+/// was) otherwise.
+pub fn unhex_into(s: &[u8], out: &mut Vec<u8>) -> bool {
+    if s.is_empty() || !s.len().is_multiple_of(2) {
+        return false;
+    }
+    let start = out.len();
+    out.reserve(s.len() / 2);
+    for p in s.chunks_exact(2) {
+        match (hexval(p[0]), hexval(p[1])) {
+            (Some(h), Some(l)) => out.push(h << 4 | l),
+            _ => {
+                out.truncate(start);
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// The enriched translations after 0x1d: `NAME=value` pairs, names lower-cased as auparse
+/// does, values with their quotes. `SADDR={ ... }` is one value with spaces.
+pub fn enrichment(e: &[u8]) -> Vec<(Vec<u8>, &[u8])> {
+    let mut out = Vec::new();
+    if let Some(r) = e.strip_prefix(b"SADDR=") {
+        // auparse keeps everything from `{` on (a `}` may be part of a socket path).
+        if let (Some(o), Some(c)) = (memchr(b'{', r), memchr(b'}', r)) {
+            if o < c {
+                out.push((b"saddr".to_vec(), &r[o..]));
+            }
+        }
+        return out;
+    }
+    for tok in e.split(|&c| c == b' ').filter(|t| !t.is_empty()) {
+        if let Some(eq) = memchr(b'=', tok) {
+            out.push((tok[..eq].to_ascii_lowercase(), &tok[eq + 1..]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_vals(rtype: u32, body: &[u8]) -> Vec<(String, String)> {
+        let mut v = Vec::new();
+        split_fields(rtype, body, &mut v);
+        v.iter()
+            .map(|f| {
+                (
+                    String::from_utf8_lossy(f.name).into_owned(),
+                    String::from_utf8_lossy(&f.raw).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn header_with_node_and_enrichment() {
+        let l = b"node=web1 type=PATH msg=audit(1615113648.978:15219): item=1 name=\"/x\"\x1dOUID=\"root\"";
+        let h = parse_header(l).unwrap();
+        assert_eq!(h.node, Some(&b"web1"[..]));
+        assert_eq!(h.rtype, PATH);
+        assert_eq!((h.sec, h.nanos, h.serial), (1615113648, 978_000_000, 15219));
+        assert_eq!(h.body, b" item=1 name=\"/x\"");
+        assert_eq!(h.enriched, Some(&b"OUID=\"root\""[..]));
+    }
+
+    #[test]
+    fn unknown_types_resolve_by_number() {
+        let h = parse_header(b"type=UNKNOWN[1334] msg=audit(1.2:3): prog-id=45").unwrap();
+        assert_eq!((h.rtype, &*h.type_name()), (1334, "BPF"));
+        let h = parse_header(b"type=UNKNOWN[1420] msg=audit(1.2:3): x=1").unwrap();
+        assert_eq!((h.rtype, &*h.type_name()), (1420, "UNKNOWN[1420]"));
+    }
+
+    #[test]
+    fn malformed_headers_are_errors() {
+        assert_eq!(
+            parse_header(b"type=UNKNOWN[1329] msg=?"),
+            Err(LineError::NoTimestamp)
+        );
+        assert_eq!(parse_header(b"# comment"), Err(LineError::NoType));
+        assert_eq!(
+            parse_header(b"type=SYSCALL msg=audit(1615150974.4"),
+            Err(LineError::BadTimestamp)
+        );
+    }
+
+    #[test]
+    fn nested_user_message_is_flattened() {
+        let v = names_vals(
+            1100,
+            b" pid=1 uid=0 subj=/usr/sbin/cupsd (enforce) msg='op=PAM:authentication acct=\"user\" res=success'",
+        );
+        let want = [
+            ("pid", "1"),
+            ("uid", "0"),
+            ("subj", "/usr/sbin/cupsd"),
+            ("op", "PAM:authentication"),
+            ("acct", "\"user\""),
+            ("res", "success"),
+        ];
+        assert_eq!(
+            v,
+            want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec()
+        );
+    }
+
+    #[test]
+    fn avc_unlabelled_values() {
+        let v = names_vals(AVC, b" avc:  denied  { read write } for  pid=5 comm=\"x\"");
+        assert_eq!(v[0], ("seresult".into(), "denied".into()));
+        assert_eq!(v[1], ("seperms".into(), "read,write".into()));
+        assert_eq!(v[2], ("pid".into(), "5".into()));
+    }
+
+    #[test]
+    fn packed_keys_are_split() {
+        // "exec" 0x01 "64bit"; a stray trailing quote is ignored, as auparse does.
+        let v = names_vals(SYSCALL, b" key=zz");
+        assert_eq!(v, [("key".to_string(), "zz".to_string())]);
+        let v = names_vals(SYSCALL, b" key=65786563013634626974\"");
+        assert_eq!(
+            v,
+            [
+                ("key".to_string(), "\"exec\"".to_string()),
+                ("key".to_string(), "\"64bit\"".to_string())
+            ]
+        );
+    }
+}
