@@ -275,3 +275,43 @@ fn fanotify_places_deletes_in_a_tree_that_existed_before_and_is_gone_when_read()
     }
     assert!(!evs.iter().any(|e| e.contains_key("fanotify.path_unknown")));
 }
+
+#[test]
+fn fanotify_process_gone_before_the_read_is_unknown_not_guessed() {
+    if !common::need_root() || !common::need_tool("touch") {
+        return;
+    }
+    let _lock = common::kernel_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path().canonicalize().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut rec = Recorder::start(out.path(), &["-s", &format!("fanotify:{}", w.display())]);
+    let ready = w.join("ready");
+    rec.wait_for("/ready\"", || {
+        let _ = fs::write(&ready, b"x");
+    });
+    // The toucher has exited (and its pid may be anyone's) by the time letrace reads.
+    rec.signal(libc::SIGSTOP);
+    let f = w.join("touched");
+    let mut child = std::process::Command::new("touch").arg(&f).spawn().unwrap();
+    let pid = child.id().to_string();
+    assert!(child.wait().unwrap().success());
+    rec.signal(libc::SIGCONT);
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = rec.stop();
+    let evs = rec.events();
+    let path = f.display().to_string();
+    let hits = find(&evs, &[("type", "FAN_CREATE"), ("file.path", &path)]);
+    assert_eq!(hits.len(), 1, "{evs:#?}");
+    let h = hits[0];
+    assert_eq!(h.get("process.pid"), Some(&pid));
+    assert_eq!(
+        h.get("process.unknown").map(String::as_str),
+        Some("exited"),
+        "{h:?}"
+    );
+    assert!(
+        !h.contains_key("process.comm") && !h.contains_key("process.exe"),
+        "{h:?}"
+    );
+}
