@@ -154,11 +154,11 @@ fn fanotify_overflow_becomes_a_lost_event() {
     // distinct files, so the kernel cannot merge them.
     let limit: usize = fs::read_to_string("/proc/sys/fs/fanotify/max_queued_events")
         .map_or(16384, |s| s.trim().parse().unwrap_or(16384));
-    rec.signal(libc::SIGSTOP);
+    rec.pause();
     for i in 0..limit + 2000 {
         fs::File::create(w.join(format!("f{i}"))).unwrap();
     }
-    rec.signal(libc::SIGCONT);
+    rec.resume();
     std::thread::sleep(Duration::from_millis(1500));
     let err = rec.stop();
     let mut lost = Vec::new();
@@ -247,9 +247,9 @@ fn fanotify_places_deletes_in_a_tree_that_existed_before_and_is_gone_when_read()
     });
     // letrace reads nothing until the whole tree is gone: every directory handle in the
     // queue is stale by then, and only what letrace learnt at start-up can place them.
-    rec.signal(libc::SIGSTOP);
+    rec.pause();
     fs::remove_dir_all(&old).unwrap();
-    rec.signal(libc::SIGCONT);
+    rec.resume();
     std::thread::sleep(Duration::from_millis(500));
     let err = rec.stop();
     let evs = rec.events();
@@ -291,12 +291,12 @@ fn fanotify_process_gone_before_the_read_is_unknown_not_guessed() {
         let _ = fs::write(&ready, b"x");
     });
     // The toucher has exited (and its pid may be anyone's) by the time letrace reads.
-    rec.signal(libc::SIGSTOP);
+    rec.pause();
     let f = w.join("touched");
     let mut child = std::process::Command::new("touch").arg(&f).spawn().unwrap();
     let pid = child.id().to_string();
     assert!(child.wait().unwrap().success());
-    rec.signal(libc::SIGCONT);
+    rec.resume();
     std::thread::sleep(Duration::from_millis(300));
     let _ = rec.stop();
     let evs = rec.events();
