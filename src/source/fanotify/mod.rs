@@ -146,7 +146,8 @@ pub struct FanotifySource {
     ignore: HashSet<Vec<u8>>,
     own_pid: i32,
     /// Records of this filesystem whose directory was gone before it could be resolved: they
-    /// cannot be placed inside or outside PATH, so they are counted and reported at the end.
+    /// cannot be placed inside or outside PATH, so they are counted and reported (at most
+    /// once a minute, and at the end).
     unresolved: u64,
     /// FAN_MOVED_FROM seen (fallback without FAN_RENAME): handle key -> old path.
     moved_from: Option<(Vec<u8>, Vec<u8>)>,
@@ -353,6 +354,16 @@ impl FanotifySource {
         }
     }
 
+    /// Reports the unresolved records counted since the last report.
+    fn report_unresolved(&mut self, out: &mut Emitter) -> Result<(), Closed> {
+        if self.unresolved == 0 {
+            return Ok(());
+        }
+        let ev = self.unresolved_event();
+        self.unresolved = 0;
+        out.emit(ev)
+    }
+
     fn unresolved_event(&self) -> Event {
         let mut ev = Event::new(SourceKind::Letrace, "UNRESOLVED");
         ev.extra.insert(
@@ -390,8 +401,16 @@ impl Source for FanotifySource {
     fn run(mut self: Box<Self>, out: &mut Emitter, stop: &Stop) -> Result<(), super::Error> {
         let fd = self.fd.as_raw_fd();
         let mut buf = vec![0u8; 256 * 1024];
+        let mut last_report = std::time::Instant::now();
         loop {
-            let rev = crate::sys::poll(&[fd, stop.fd()], -1).map_err(Error::Read)?;
+            if last_report.elapsed() >= REPORT_EVERY {
+                if self.report_unresolved(out).is_err() {
+                    return Ok(());
+                }
+                last_report = std::time::Instant::now();
+            }
+            let wait = REPORT_EVERY.as_millis() as i32;
+            let rev = crate::sys::poll(&[fd, stop.fd()], wait).map_err(Error::Read)?;
             let mut stopping = rev[1] != 0;
             let mut reads_after_stop = 0;
             // Drain what the kernel has queued. On a busy filesystem the queue may never run
@@ -420,14 +439,15 @@ impl Source for FanotifySource {
                 }
             }
             if stopping {
-                if self.unresolved > 0 {
-                    let _ = out.emit(self.unresolved_event());
-                }
+                let _ = self.report_unresolved(out);
                 return Ok(());
             }
         }
     }
 }
+
+/// How often unresolved records are reported while running.
+const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Time spent caching PATH's existing directories at start-up.
 const PRELOAD_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
