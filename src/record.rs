@@ -157,7 +157,10 @@ pub fn run(cfg: &Config) -> Result<Outcome, Error> {
 
     let mut pipe = Pipeline::new(outputs, &crate::sys::hostname());
     for ev in skipped {
-        pipe.handle(ev)?;
+        if let Err(e) = pipe.handle(ev) {
+            stop.trigger();
+            return Err(e.into());
+        }
     }
     let deadline = cfg.duration.map(|d| Instant::now() + d);
     let mut stopping = false;

@@ -154,11 +154,11 @@ fn fanotify_overflow_becomes_a_lost_event() {
     // distinct files, so the kernel cannot merge them.
     let limit: usize = fs::read_to_string("/proc/sys/fs/fanotify/max_queued_events")
         .map_or(16384, |s| s.trim().parse().unwrap_or(16384));
-    rec.signal(libc::SIGSTOP);
+    rec.pause();
     for i in 0..limit + 2000 {
         fs::File::create(w.join(format!("f{i}"))).unwrap();
     }
-    rec.signal(libc::SIGCONT);
+    rec.resume();
     std::thread::sleep(Duration::from_millis(1500));
     let err = rec.stop();
     let mut lost = Vec::new();
@@ -247,9 +247,9 @@ fn fanotify_places_deletes_in_a_tree_that_existed_before_and_is_gone_when_read()
     });
     // letrace reads nothing until the whole tree is gone: every directory handle in the
     // queue is stale by then, and only what letrace learnt at start-up can place them.
-    rec.signal(libc::SIGSTOP);
+    rec.pause();
     fs::remove_dir_all(&old).unwrap();
-    rec.signal(libc::SIGCONT);
+    rec.resume();
     std::thread::sleep(Duration::from_millis(500));
     let err = rec.stop();
     let evs = rec.events();
@@ -274,4 +274,44 @@ fn fanotify_places_deletes_in_a_tree_that_existed_before_and_is_gone_when_read()
         assert_eq!(hit.len(), 1, "FAN_DELETE_SELF {path}\n{evs:#?}");
     }
     assert!(!evs.iter().any(|e| e.contains_key("fanotify.path_unknown")));
+}
+
+#[test]
+fn fanotify_process_gone_before_the_read_is_unknown_not_guessed() {
+    if !common::need_root() || !common::need_tool("touch") {
+        return;
+    }
+    let _lock = common::kernel_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path().canonicalize().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut rec = Recorder::start(out.path(), &["-s", &format!("fanotify:{}", w.display())]);
+    let ready = w.join("ready");
+    rec.wait_for("/ready\"", || {
+        let _ = fs::write(&ready, b"x");
+    });
+    // The toucher has exited (and its pid may be anyone's) by the time letrace reads.
+    rec.pause();
+    let f = w.join("touched");
+    let mut child = std::process::Command::new("touch").arg(&f).spawn().unwrap();
+    let pid = child.id().to_string();
+    assert!(child.wait().unwrap().success());
+    rec.resume();
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = rec.stop();
+    let evs = rec.events();
+    let path = f.display().to_string();
+    let hits = find(&evs, &[("type", "FAN_CREATE"), ("file.path", &path)]);
+    assert_eq!(hits.len(), 1, "{evs:#?}");
+    let h = hits[0];
+    assert_eq!(h.get("process.pid"), Some(&pid));
+    assert_eq!(
+        h.get("process.unknown").map(String::as_str),
+        Some("exited"),
+        "{h:?}"
+    );
+    assert!(
+        !h.contains_key("process.comm") && !h.contains_key("process.exe"),
+        "{h:?}"
+    );
 }

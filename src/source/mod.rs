@@ -305,4 +305,27 @@ mod tests {
             Err(Error::UnknownSource(_))
         ));
     }
+
+    #[test]
+    fn parses_fanotify_and_epoll_specs() {
+        assert_eq!(
+            Spec::parse("fanotify:/a,b").unwrap(),
+            Spec::Fanotify {
+                path: "/a,b".into()
+            }
+        );
+        assert_eq!(
+            Spec::parse("epoll:/run/x.sock").unwrap(),
+            Spec::Epoll {
+                path: "/run/x.sock".into()
+            }
+        );
+        for bad in ["fanotify", "fanotify:", "epoll"] {
+            assert!(
+                matches!(Spec::parse(bad), Err(Error::BadSpec { .. })),
+                "{bad}"
+            );
+        }
+        assert_eq!(Spec::parse("epoll:/f").unwrap().kind(), SourceKind::Epoll);
+    }
 }

@@ -68,6 +68,29 @@ impl Recorder {
         panic!("letrace never reported {needle:?}: {}", self.stderr());
     }
 
+    /// SIGSTOP, and wait until every thread has really stopped (kill returns before).
+    pub fn pause(&self) {
+        self.signal(libc::SIGSTOP);
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid())).expect("task dir");
+            let all_stopped = tasks.flatten().all(|t| {
+                let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+                let state = stat.rfind(')').and_then(|i| stat[i + 2..].chars().next());
+                matches!(state, Some('T') | Some('t'))
+            });
+            if all_stopped {
+                return;
+            }
+            assert!(Instant::now() < until, "letrace did not stop on SIGSTOP");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
     pub fn signal(&self, sig: i32) {
         // SAFETY: kill on our own child.
         unsafe { libc::kill(self.pid(), sig) };
