@@ -1,11 +1,10 @@
 //! `letrace doctor` and the start-up check of `record` (`--best-effort`).
 
 mod common;
-mod sources_util;
 
 use std::time::Duration;
 
-use sources_util::{find, read_csv, read_jsonl, read_xml};
+use common::flat::{find_all as find, read_csv, read_jsonl, read_xml};
 
 const SOURCES: [&str; 7] = [
     "inotify", "fanotify", "epoll", "input", "audit", "route", "bpf",

@@ -4,15 +4,14 @@
 //! output, compared field for field.
 
 mod common;
-mod evlog;
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use common::flat::{find, output_args, read_all, Flat};
 use common::{kernel_lock, letrace, need_root};
-use evlog::{find, output_args, read_all, Flat};
 
 const EV_SYN: u16 = 0;
 const EV_KEY: u16 = 1;
@@ -390,7 +389,7 @@ fn a_file_is_never_a_reason_to_lose_events() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains(", 0 lost"), "{stderr}");
-    let evs = evlog::read_json(&out_path);
+    let evs = common::flat::read_jsonl(&out_path);
     let rel = evs.iter().filter(|e| e["type"].starts_with("REL_")).count();
     assert_eq!(rel, n as usize);
 }

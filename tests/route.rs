@@ -3,15 +3,14 @@
 //! that every change is in the JSON, XML and CSV output (the three compared field for field).
 
 mod common;
-mod evlog;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use common::flat::{find, matches, output_args, read_all, Flat};
 use common::{kernel_lock, letrace, need_root, need_tool};
-use evlog::{find, matches, output_args, read_all, Flat};
 
 /// A network namespace that is deleted when the test ends, also when it fails.
 struct Netns(String);

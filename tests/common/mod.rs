@@ -2,6 +2,8 @@
 //! when a requirement is missing, and serialising tests that touch global kernel state.
 #![allow(dead_code)]
 
+pub mod flat;
+
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;

@@ -3,15 +3,11 @@
 //! outputs into one flat form (`file.path` -> value) so the three can be compared.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value as J;
-
-/// One event, every field flattened to `a.b.c` -> text.
-pub type Flat = BTreeMap<String, String>;
+pub use crate::common::flat::{find_all as find, Flat};
 
 pub struct Recorder {
     pub child: Child,
@@ -126,16 +122,7 @@ impl Recorder {
 
     /// The events of all three outputs, after checking they hold the same events.
     pub fn events(&self) -> Vec<Flat> {
-        let j = read_jsonl(&self.dir.join("out.jsonl"));
-        let x = read_xml(&self.dir.join("out.xml"));
-        let c = read_csv(&self.dir.join("out.csv"));
-        assert_eq!(j.len(), x.len(), "JSON and XML event counts differ");
-        assert_eq!(j.len(), c.len(), "JSON and CSV event counts differ");
-        for ((a, b), c) in j.iter().zip(&x).zip(&c) {
-            assert_eq!(a, b, "JSON and XML differ");
-            assert_eq!(a, c, "JSON and CSV differ");
-        }
-        j
+        crate::common::flat::read_all(&self.dir, "out")
     }
 }
 
@@ -144,99 +131,4 @@ impl Drop for Recorder {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn flatten(prefix: &str, v: &J, out: &mut Flat) {
-    match v {
-        J::Object(m) => {
-            for (k, v) in m {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(&key, v, out);
-            }
-        }
-        J::Array(a) => {
-            for (i, v) in a.iter().enumerate() {
-                flatten(&format!("{prefix}[{i}]"), v, out);
-            }
-        }
-        J::String(s) => {
-            out.insert(prefix.to_string(), s.clone());
-        }
-        J::Null => {
-            out.insert(prefix.to_string(), String::new());
-        }
-        other => {
-            out.insert(prefix.to_string(), other.to_string());
-        }
-    }
-}
-
-pub fn read_jsonl(p: &Path) -> Vec<Flat> {
-    let text = std::fs::read_to_string(p).expect("read jsonl");
-    text.lines()
-        .map(|l| {
-            let v: J = serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON {l:?}: {e}"));
-            let mut f = Flat::new();
-            flatten("", &v, &mut f);
-            f
-        })
-        .collect()
-}
-
-pub fn read_xml(p: &Path) -> Vec<Flat> {
-    let text = std::fs::read_to_string(p).expect("read xml");
-    let doc = roxmltree::Document::parse(&text).expect("well-formed XML");
-    let root = doc.root_element();
-    assert_eq!(root.tag_name().name(), "Events");
-    root.children()
-        .filter(|n| n.is_element())
-        .map(|ev| {
-            let mut f = Flat::new();
-            for a in ev.attributes() {
-                f.insert(a.name().to_string(), a.value().to_string());
-            }
-            for d in ev.children().filter(|n| n.is_element()) {
-                let name = d.attribute("Name").expect("Data Name").to_string();
-                f.insert(name, d.text().unwrap_or("").to_string());
-            }
-            f
-        })
-        .collect()
-}
-
-pub fn read_csv(p: &Path) -> Vec<Flat> {
-    let mut rd = csv::Reader::from_path(p).expect("read csv");
-    let headers = rd.headers().expect("csv header").clone();
-    rd.records()
-        .map(|r| {
-            let r = r.expect("csv record");
-            let mut f = Flat::new();
-            for (h, v) in headers.iter().zip(r.iter()) {
-                if v.is_empty() {
-                    continue;
-                }
-                if h == "extra" {
-                    let j: J = serde_json::from_str(v).expect("extra JSON");
-                    flatten("", &j, &mut f);
-                } else {
-                    f.insert(h.to_string(), v.to_string());
-                }
-            }
-            f
-        })
-        .collect()
-}
-
-/// Events matching every `(key, value)` pair.
-pub fn find<'a>(evs: &'a [Flat], want: &[(&str, &str)]) -> Vec<&'a Flat> {
-    evs.iter()
-        .filter(|e| {
-            want.iter()
-                .all(|(k, v)| e.get(*k).map(String::as_str) == Some(*v))
-        })
-        .collect()
 }

@@ -1,7 +1,6 @@
 //! Reads what `letrace record` wrote in JSON lines, XML and CSV into one comparable shape, a
 //! flat map per event (`route.ifname` -> `lt0`, `route.flag_names[0]` -> `UP`), so a test
 //! can check that the three files carry the same events with the same information.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -40,7 +39,7 @@ fn flatten(prefix: &str, v: &J, out: &mut Flat) {
     }
 }
 
-pub fn read_json(p: &Path) -> Vec<Flat> {
+pub fn read_jsonl(p: &Path) -> Vec<Flat> {
     let text = std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     text.lines()
         .map(|l| {
@@ -109,7 +108,7 @@ pub fn read_csv(p: &Path) -> Vec<Flat> {
 /// Reads `stem.jsonl`, `stem.xml` and `stem.csv` from `dir`, asserts they hold the same
 /// events field for field, and returns them.
 pub fn read_all(dir: &Path, stem: &str) -> Vec<Flat> {
-    let json = read_json(&dir.join(format!("{stem}.jsonl")));
+    let json = read_jsonl(&dir.join(format!("{stem}.jsonl")));
     let xml = read_xml(&dir.join(format!("{stem}.xml")));
     let csv = read_csv(&dir.join(format!("{stem}.csv")));
     assert_eq!(json.len(), xml.len(), "JSON and XML event counts differ");
@@ -153,4 +152,9 @@ pub fn find(evs: &[Flat], from: usize, want: &[(&str, &str)]) -> usize {
                 .join("\n")
         ),
     }
+}
+
+/// Every event matching all `(key, value)` pairs.
+pub fn find_all<'a>(evs: &'a [Flat], want: &[(&str, &str)]) -> Vec<&'a Flat> {
+    evs.iter().filter(|e| matches(e, want)).collect()
 }
