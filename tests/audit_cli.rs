@@ -195,3 +195,32 @@ fn refuses_to_overwrite_an_input_and_leaves_outputs_alone_on_bad_inputs() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(std::fs::read_to_string(&res).unwrap(), "keep me\n");
 }
+
+/// As an auditd plugin: events come out as soon as they are complete, while stdin stays open.
+#[test]
+fn streams_events_while_stdin_stays_open() {
+    use std::io::{BufRead, BufReader};
+    let mut child = common::letrace()
+        .args(["audit", "parse", "--no-gaps", "-f", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(GOOD.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(std::time::Duration::from_secs(10));
+    drop(stdin);
+    let _ = child.wait();
+    let line = line.expect("no event within 10 s while the input stayed open");
+    let ev: J = serde_json::from_str(&line).unwrap();
+    assert_eq!(ev["audit"]["serial"], 10);
+}

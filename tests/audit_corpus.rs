@@ -148,9 +148,16 @@ fn deliberate(rtype: &str, t: &F, o: &F) -> Option<&'static str> {
         return Some("1: ids are compared raw (no passwd lookup)");
     }
     // Syscall arguments that are ids (setuid a0, ...): letrace gives the number or "unset".
+    // It must be exactly the raw hex value as a 32-bit id.
+    let id = u64::from_str_radix(&t.raw, 16).ok().map(|v| v as u32);
+    let ours = match o.interp.as_str() {
+        "unset" => Some(u32::MAX),
+        n => n.parse::<u32>().ok(),
+    };
     if matches!(t.kind.as_str(), "A0" | "A1" | "A2" | "17")
         && !t.interp.starts_with("0x")
-        && (o.interp == "unset" || o.interp.bytes().all(|b| b.is_ascii_digit()))
+        && id.is_some()
+        && id == ours
     {
         return Some("1: ids are compared raw (no passwd lookup)");
     }

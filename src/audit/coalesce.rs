@@ -48,6 +48,9 @@ fn ms(sec: u64, nanos: u32) -> u64 {
         .saturating_add((nanos / 1_000_000) as u64)
 }
 
+/// An event is written (marked incomplete) once its records reach this size.
+pub const MAX_EVENT_BYTES: usize = 4 << 20;
+
 /// Later serials that must arrive before a missing one is declared lost.
 const GAP_WINDOW: usize = 512;
 /// A serial this far below the highest seen starts a new epoch (reboot, wrap).
@@ -258,8 +261,13 @@ impl Coalescer {
             self.bytes += line.len();
             let single = matches!(h.rtype, 1100..=1299 | 2100..=2999) && ev.records.len() == 1;
             let last = h.rtype == PROCTITLE && ev.records.iter().any(|r| r.rtype == SYSCALL);
+            let huge = ev.buf.len() > MAX_EVENT_BYTES;
             if single || last {
                 self.complete(key, false);
+            } else if huge {
+                // No kernel event is this big; cut it so one event cannot eat the memory bound.
+                self.forced += 1;
+                self.complete(key, true);
             }
         }
         self.expire(now_ms);
@@ -453,6 +461,25 @@ mod tests {
         ];
         let out = run(&lines, Config::default());
         assert_eq!(shape(&out), ["4294967294:1", "4294967295:1", "0:1", "1:1"]);
+    }
+
+    #[test]
+    fn one_event_cannot_grow_without_bound() {
+        let line = format!(
+            "type=PATH msg=audit(1.000:7): name=\"{}\"",
+            "x".repeat(8000)
+        );
+        let mut c = Coalescer::new(Config::default());
+        for _ in 0..2000 {
+            let h = parse_header(line.as_bytes()).unwrap();
+            c.push(&h, line.as_bytes());
+            assert!(c
+                .pending
+                .values()
+                .all(|e| e.buf.len() <= MAX_EVENT_BYTES + line.len()));
+        }
+        c.finish();
+        assert!(c.out.len() >= 3, "{}", c.out.len());
     }
 
     #[test]

@@ -23,6 +23,13 @@ pub fn string(bytes: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     // Printable ASCII is by far the common case: only `"` and `\` need work there.
     while i < bytes.len() {
+        // Eight plain bytes at a time.
+        while i + 8 <= bytes.len() && all_plain(&bytes[i..i + 8]) {
+            i += 8;
+        }
+        if i >= bytes.len() {
+            break;
+        }
         if PLAIN[bytes[i] as usize] {
             i += 1;
             continue;
@@ -43,6 +50,19 @@ pub fn string(bytes: &[u8], out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// True when none of the 8 bytes is a control byte, DEL, non-ASCII, `"` or `\\`.
+#[inline]
+fn all_plain(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let w = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    let special =
+        zero(w ^ (ONES * b'"' as u64)) | zero(w ^ (ONES * b'\\' as u64)) | zero(w ^ (ONES * 0x7f));
+    (w & HIGH) | below_space | special == 0
 }
 
 fn slow(bytes: &[u8], out: &mut Vec<u8>) {
@@ -260,6 +280,12 @@ mod tests {
         ];
         for a in 0u8..=255 {
             cases.push(vec![b'x', a, b'"', a]);
+            // Every byte at every position of the 8-byte fast path.
+            for k in 0..17 {
+                let mut v = vec![b'y'; 17];
+                v[k] = a;
+                cases.push(v);
+            }
         }
         for c in cases {
             let mut mine = Vec::new();

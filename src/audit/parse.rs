@@ -47,8 +47,8 @@ pub struct Report {
     pub broken_pipe: bool,
 }
 
-/// Longest line kept; the kernel never writes records near this size.
-const MAX_LINE: usize = 1 << 20;
+/// Longest line kept (the read buffer's size); the kernel never writes records near it.
+const MAX_LINE: usize = 4 << 20;
 /// A batch goes to a worker at this many events or raw bytes, whichever comes first (the
 /// byte bound keeps batches of huge events small, so memory stays bounded).
 const BATCH: usize = 512;
@@ -209,6 +209,10 @@ struct State {
 
 impl State {
     fn line(&mut self, lineno: u64, line: Option<&[u8]>, c: &mut Complaints<'_>, rep: &mut Report) {
+        if lineno == 0 {
+            self.flush_batch();
+            return;
+        }
         feed_line(&mut self.co, lineno, line, &mut |n, why| c.bad(n, why), rep);
         if !self.co.out.is_empty() {
             self.drain(rep);
@@ -466,7 +470,8 @@ fn split_fused(line: &[u8]) -> (&[u8], Option<&[u8]>) {
 }
 
 /// Calls `f(line_number, line)` for each line (without its newline); the last line may lack
-/// its newline. A line longer than `MAX_LINE` is passed as `None` and skipped.
+/// its newline. A line longer than `MAX_LINE` is passed as `None` and skipped. After each
+/// read, `f(0, None)` says "nothing more for now".
 fn read_lines<R: Read>(
     mut r: R,
     size: Option<u64>,
@@ -474,7 +479,7 @@ fn read_lines<R: Read>(
     progress: bool,
     f: &mut dyn FnMut(u64, Option<&[u8]>),
 ) -> Result<(), Error> {
-    let mut buf = vec![0u8; 4 << 20];
+    let mut buf = vec![0u8; MAX_LINE];
     let mut filled = 0usize;
     let mut lineno = 0u64;
     let mut skipping = false;
@@ -515,13 +520,18 @@ fn read_lines<R: Read>(
         if filled == buf.len() {
             if buf.len() >= MAX_LINE {
                 // Too long to be a record: report once, drop it up to its newline.
-                f(lineno + 1, None);
+                if !skipping {
+                    f(lineno + 1, None);
+                }
                 skipping = true;
                 filled = 0;
             } else {
                 buf.resize((buf.len() * 2).min(MAX_LINE), 0);
             }
         }
+        // Whatever was read is handled: let complete events go out now (an auditd plugin's
+        // input comes a few lines at a time).
+        f(0, None);
         if progress && last_progress.elapsed() >= Duration::from_millis(250) {
             last_progress = Instant::now();
             show_progress(name, total, size, started.elapsed());

@@ -244,7 +244,7 @@ pub fn split_fields<'a>(rtype: u32, body: &'a [u8], out: &mut Vec<Field<'a>>) {
     let start = out.len();
     let mut toks = Tokens(body);
     while let Some(tok) = toks.next() {
-        let Some(eq) = memchr(b'=', tok) else {
+        let Some(eq) = tok.iter().position(|&c| c == b'=') else {
             if rtype == AVC || rtype == USER_AVC {
                 avc_token(tok, &mut toks, out, start);
             }
@@ -293,7 +293,8 @@ impl<'a> Iterator for Tokens<'a> {
         let s = self.0;
         let begin = s.iter().position(|&c| c != b' ')?;
         let s = &s[begin..];
-        match memchr(b' ', s) {
+        // Tokens are short: a plain scan beats a SIMD search's setup.
+        match s.iter().position(|&c| c == b' ') {
             Some(e) => {
                 self.0 = &s[e + 1..];
                 Some(&s[..e])
