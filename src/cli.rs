@@ -30,7 +30,8 @@ pub enum Command {
 
 #[derive(Args, Debug)]
 pub struct RecordArgs {
-    /// Source to record (repeatable): inotify:PATH[,recursive]. Default: inotify on the
+    /// Source to record (repeatable): inotify:PATH[,recursive], bpf[:file,process,network,user]
+    /// (docs/bpf.md). Default: inotify on the
     /// current directory.
     #[arg(short = 's', long = "source", value_name = "SOURCE")]
     pub sources: Vec<String>,
@@ -51,6 +52,10 @@ pub struct RecordArgs {
     /// Events that may wait between sources and outputs; beyond it, loss is counted.
     #[arg(long, value_name = "N", default_value_t = 262_144)]
     pub queue_size: usize,
+    /// Size of the bpf source's kernel ring buffer: a power of two (bytes, or with K/M/G).
+    /// Default 8M. When it fills, the kernel counts what it drops and letrace writes LOST.
+    #[arg(long, value_name = "SIZE", value_parser = crate::source::bpf::parse_ringbuf_size)]
+    pub bpf_ringbuf_size: Option<u32>,
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -124,5 +129,6 @@ fn record_config(args: &RecordArgs) -> Result<record::Config> {
         duration,
         count: args.count,
         queue_size: args.queue_size,
+        bpf_ringbuf_size: args.bpf_ringbuf_size,
     })
 }

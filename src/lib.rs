@@ -6,6 +6,7 @@ pub mod cli;
 pub mod encode;
 pub mod event;
 pub mod pipeline;
+pub mod proctable;
 pub mod record;
 pub mod sink;
 pub mod source;

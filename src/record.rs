@@ -50,6 +50,8 @@ pub struct Config {
     pub duration: Option<Duration>,
     pub count: Option<u64>,
     pub queue_size: usize,
+    /// `--bpf-ringbuf-size` (bytes).
+    pub bpf_ringbuf_size: Option<u32>,
 }
 
 /// How the run ended.
@@ -63,7 +65,10 @@ pub struct Outcome {
 const TICK: Duration = Duration::from_millis(100);
 
 pub fn run(cfg: &Config) -> Result<Outcome, Error> {
-    let mut opts = source::Options::default();
+    let mut opts = source::Options {
+        bpf_ringbuf_size: cfg.bpf_ringbuf_size,
+        ..source::Options::default()
+    };
     for (_, t) in &cfg.outputs {
         if let Target::File(p) = t {
             opts.ignore_paths.push(absolute(Path::new(p)));

@@ -83,4 +83,3 @@ fn to_tree(ev: &Event) -> serde_json::Map<String, serde_json::Value> {
         _ => serde_json::Map::new(),
     }
 }
-

@@ -1,6 +1,7 @@
 //! Sources: one module per kernel interface. Each has a pure decoder (bytes -> events, tested
 //! on captured kernel bytes) and a thin part that owns the fd and runs on its own thread.
 
+pub mod bpf;
 pub mod inotify;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -13,12 +14,16 @@ use crate::pipeline::Emitter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("unknown source {0:?}: use inotify:PATH[,recursive]")]
+    #[error(
+        "unknown source {0:?}: use inotify:PATH[,recursive] or bpf[:file,process,network,user]"
+    )]
     UnknownSource(String),
     #[error("source {spec:?}: {why}")]
     BadSpec { spec: String, why: String },
     #[error(transparent)]
     Inotify(#[from] inotify::Error),
+    #[error(transparent)]
+    Bpf(#[from] bpf::Error),
     #[error("cannot create the stop eventfd: {0}")]
     Stop(std::io::Error),
 }
@@ -26,7 +31,12 @@ pub enum Error {
 /// A parsed `-s` argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Spec {
-    Inotify { path: PathBuf, recursive: bool },
+    Inotify {
+        path: PathBuf,
+        recursive: bool,
+    },
+    /// `bpf[:words]`: see `bpf::parse_spec`; the ring-buffer size comes from `Options`.
+    Bpf(bpf::Tuning),
 }
 
 impl Spec {
@@ -49,6 +59,7 @@ impl Spec {
                     recursive: opts.contains(&"recursive"),
                 })
             }
+            "bpf" => Ok(Spec::Bpf(bpf::parse_spec(arg)?)),
             _ => Err(Error::UnknownSource(spec.to_string())),
         }
     }
@@ -64,6 +75,7 @@ impl Spec {
     pub fn kind(&self) -> SourceKind {
         match self {
             Spec::Inotify { .. } => SourceKind::Inotify,
+            Spec::Bpf(_) => SourceKind::Bpf,
         }
     }
 
@@ -73,6 +85,13 @@ impl Spec {
             Spec::Inotify { path, recursive } => Ok(Box::new(inotify::InotifySource::open(
                 path, *recursive, opts,
             )?)),
+            Spec::Bpf(t) => {
+                let mut t = t.clone();
+                if let Some(n) = opts.bpf_ringbuf_size {
+                    t.ringbuf_size = n;
+                }
+                Ok(Box::new(bpf::BpfSource::open(&t)?))
+            }
         }
     }
 }
@@ -98,6 +117,8 @@ fn split_options<'a>(arg: &'a str, known: &[&'a str]) -> (&'a str, Vec<&'a str>)
 pub struct Options {
     /// letrace's own output files: never reported, or every write would make another event.
     pub ignore_paths: Vec<PathBuf>,
+    /// `--bpf-ringbuf-size` in bytes (None: the bpf source's default).
+    pub bpf_ringbuf_size: Option<u32>,
 }
 
 /// A running source: reads its fd until `stop` fires, sending events through `out`.
