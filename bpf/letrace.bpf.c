@@ -33,7 +33,8 @@ struct lt_pending {
 
 struct lt_buf {
 	struct lt_event ev;
-	char data[2 * LT_STR_MAX + LT_ADDR_MAX];
+	/* 2 * LT_ADDR_MAX: the sockaddr length is masked to 255 for the verifier. */
+	char data[2 * LT_STR_MAX + 2 * LT_ADDR_MAX];
 };
 
 struct {
@@ -285,6 +286,10 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx, __u32 s
 		}
 		if (alen > LT_ADDR_MAX)
 			alen = LT_ADDR_MAX;
+		/* Clang re-derives the length from the unclamped value; the barrier pins the
+		 * clamped one in a register and the mask gives the verifier a bound it keeps. */
+		asm volatile("" : "+r"(alen));
+		alen &= 2 * LT_ADDR_MAX - 1;
 		if (addr && alen) {
 			__u64 at = off0 + off1;
 			if (at > 2 * LT_STR_MAX)

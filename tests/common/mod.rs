@@ -30,8 +30,15 @@ pub fn need_root() -> bool {
 }
 
 pub fn need_tool(tool: &str) -> bool {
-    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success());
-    need(found, &format!("the `{tool}` program (see .ci/run for the package)"))
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    need(
+        found,
+        &format!("the `{tool}` program (see .ci/run for the package)"),
+    )
 }
 
 /// `../shared` beside the checkout, if present.

@@ -59,6 +59,20 @@ fn err_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
+/// A refused program's reason in one line: the verifier's last complaint, not its whole log.
+fn one_line(s: String) -> String {
+    let Some((head, log)) = s.split_once("Verifier output:") else {
+        return s;
+    };
+    let lines: Vec<&str> = log.lines().collect();
+    let why = lines
+        .iter()
+        .position(|l| l.starts_with("verification time"))
+        .and_then(|i| i.checked_sub(1))
+        .map_or("", |i| lines[i]);
+    format!("{} verifier: {why}", head.trim_end())
+}
+
 fn attach_tp(ebpf: &mut Ebpf, prog: &str, tp: &str) -> Result<(), String> {
     let p: &mut TracePoint = ebpf
         .program_mut(prog)
@@ -79,7 +93,7 @@ fn attach_btf(ebpf: &mut Ebpf, btf: &Btf, prog: &str, tp: &str) -> Result<(), St
         .try_into()
         .map_err(|e| err_chain(&e))?;
     p.load(tp, btf)
-        .map_err(|e| format!("tp_btf/{tp}: load: {}", err_chain(&e)))?;
+        .map_err(|e| one_line(format!("tp_btf/{tp}: load: {}", err_chain(&e))))?;
     p.attach()
         .map_err(|e| format!("tp_btf/{tp}: attach: {}", err_chain(&e)))?;
     Ok(())

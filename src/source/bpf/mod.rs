@@ -170,6 +170,7 @@ pub fn probe() -> Vec<(&'static str, Result<(), String>)> {
 pub struct BpfSource {
     ebpf: aya::Ebpf,
     running: u64,
+    ring_size: u32,
     boot_to_unix: i128,
     table: ProcTable,
 }
@@ -204,6 +205,7 @@ impl BpfSource {
         Ok(BpfSource {
             ebpf: l.ebpf,
             running: l.running,
+            ring_size: t.ringbuf_size,
             boot_to_unix,
             table: ProcTable::seeded(),
         })
@@ -244,6 +246,8 @@ impl LossWatch {
     }
 }
 
+/// Records handled between checks of the stop flag and the loss counters.
+const BATCH: usize = 16_384;
 const LOSS_EVERY: Duration = Duration::from_millis(250);
 /// Longest an event waits in the ring when wakeups are batched.
 const POLL_MS: i32 = 100;
@@ -271,13 +275,18 @@ impl Source for BpfSource {
         let mut bad = 0u64;
         let mut last_loss = Instant::now();
         let fds = [ring.as_raw_fd(), stop.fd()];
+        // What the ring can hold at most: the final drain reads no more than that, so a
+        // host busier than the reader cannot keep letrace from stopping.
+        let ring_cap = self.ring_size as usize / std::mem::size_of::<record::LtEvent>() + 1;
+        let mut backlog = false;
         let r = loop {
             let stopping = stop.is_set();
-            if !stopping {
+            if !stopping && !backlog {
                 crate::sys::poll(&fds, POLL_MS).map_err(Error::Poll)?;
             }
-            match self.drain(&mut ring, out, &mut records, &mut bad) {
-                Ok(()) => {}
+            let max = if stopping { ring_cap } else { BATCH };
+            match self.drain(&mut ring, out, max, &mut records, &mut bad) {
+                Ok(n) => backlog = n == max,
                 Err(Closed) => break Ok(()),
             }
             if stopping || last_loss.elapsed() >= LOSS_EVERY {
@@ -303,10 +312,14 @@ impl BpfSource {
         &mut self,
         ring: &mut RingBuf<MapData>,
         out: &mut Emitter,
+        max: usize,
         records: &mut u64,
         bad: &mut u64,
-    ) -> Result<(), Closed> {
-        while let Some(item) = ring.next() {
+    ) -> Result<usize, Closed> {
+        let mut n = 0;
+        while n < max {
+            let Some(item) = ring.next() else { break };
+            n += 1;
             *records += 1;
             let ev = match record::parse(&item) {
                 Ok(r) => decode::decode(&r, self.boot_to_unix),
@@ -328,7 +341,7 @@ impl BpfSource {
             }
             out.emit(ev)?;
         }
-        Ok(())
+        Ok(n)
     }
 }
 
