@@ -24,6 +24,97 @@ fn workload_child_entry() {
         let info = workload::run(&dir);
         std::fs::write(Path::new(&dir).join("info"), info).expect("write info");
     }
+    if let Ok(n) = std::env::var(STORM_ENV) {
+        let n: u64 = n.parse().expect("storm count");
+        for _ in 0..n {
+            // SAFETY: PTRACE_PEEKDATA on a pid that cannot exist: fails with ESRCH, no effect.
+            unsafe { libc::syscall(libc::SYS_ptrace, libc::PTRACE_PEEKDATA, 999_999_999, 0, 0) };
+        }
+    }
+}
+
+const STORM_ENV: &str = "LETRACE_BPF_PTRACE_STORM";
+
+/// A 4 KiB ring buffer cannot hold a burst of 50,000 ptrace calls: the kernel drops records
+/// and counts them, and letrace writes those counts as LOST events. PROCESS_PTRACE is used
+/// because nothing else on a test host calls ptrace, so every record and every loss of that
+/// family is the workload's: captured + lost must equal what it did, exactly.
+#[test]
+fn tiny_ring_buffer_loss_adds_up() {
+    if !common::need_root() {
+        return;
+    }
+    let _lock = common::kernel_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    // FILE_STAT only serves the readiness marker; its records may be lost too (and reported).
+    let mut rec = Recorder::start(
+        &dir,
+        "bpf:PROCESS_PTRACE,FILE_STAT",
+        &["--bpf-ringbuf-size", "4096"],
+    );
+    rec.wait_ready(&dir);
+    const N: u64 = 50_000;
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "workload_child_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(STORM_ENV, N.to_string())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as u64;
+    let st = child.wait_with_output().unwrap().status;
+    assert!(st.success());
+    let (evs, err) = rec.stop();
+    let captured = evs
+        .iter()
+        .filter(|e| e["type"] == "PROCESS_PTRACE" && pid_of(e) == Some(pid))
+        .count() as u64;
+    let others = evs
+        .iter()
+        .filter(|e| e["type"] == "PROCESS_PTRACE" && pid_of(e) != Some(pid))
+        .count();
+    assert_eq!(
+        others, 0,
+        "another process called ptrace during the test; rerun"
+    );
+    let lost_events: Vec<&Value> = evs
+        .iter()
+        .filter(|e| e["type"] == "LOST" && e["family"] == "PROCESS_PTRACE")
+        .collect();
+    let lost: u64 = lost_events
+        .iter()
+        .map(|e| e["lost"].as_u64().unwrap())
+        .sum();
+    assert!(
+        lost > 0,
+        "a 4 KiB ring should overflow; captured {captured}\n{err}"
+    );
+    assert!(captured > 0, "the reader should get some records");
+    for e in &lost_events {
+        assert_eq!(e["source"], "bpf");
+        assert_eq!(e["lost_exact"], true);
+        assert_eq!(e["reason"], "bpf ring buffer full");
+    }
+    eprintln!(
+        "captured {captured}, lost {lost} in {} LOST events",
+        lost_events.len()
+    );
+    assert_eq!(
+        captured + lost,
+        N,
+        "captured {captured} + lost {lost} != {N}"
+    );
+    // No event vanished between the kernel and the file either.
+    let queue_lost = evs
+        .iter()
+        .filter(|e| e["type"] == "LOST" && e["reason"] == "letrace queue full")
+        .count();
+    assert_eq!(queue_lost, 0);
 }
 
 struct Recorder {
