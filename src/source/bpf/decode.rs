@@ -230,3 +230,93 @@ pub fn decode(r: &Record<'_>, boot_to_unix_ns: i128) -> Event {
     ev.extra.insert("bpf", raw);
     ev
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::record;
+    use super::*;
+
+    const CAPTURE: &[u8] = include_bytes!("testdata/workload.bin");
+    const GOLDEN: &str = "src/source/bpf/testdata/workload.golden.jsonl";
+
+    fn decoded() -> Vec<Event> {
+        record::read_capture(CAPTURE)
+            .into_iter()
+            .map(|b| decode(&record::parse(b).expect("captured record parses"), 0))
+            .collect()
+    }
+
+    /// Records captured from the real kernel (tests/bpf's workload, LETRACE_BPF_CAPTURE)
+    /// decode to the reviewed golden output; LETRACE_BLESS=1 rewrites it.
+    #[test]
+    fn captured_records_match_golden() {
+        let mut out = String::new();
+        for ev in decoded() {
+            out.push_str(&serde_json::to_string(&ev).unwrap());
+            out.push('\n');
+        }
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(GOLDEN);
+        if std::env::var("LETRACE_BLESS").is_ok_and(|v| v == "1") {
+            std::fs::write(&path, &out).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).expect("golden file (LETRACE_BLESS=1)");
+        assert_eq!(out, want);
+    }
+
+    #[test]
+    fn captured_records_carry_what_the_workload_did() {
+        let evs = decoded();
+        let ty = |t: &'static str| evs.iter().filter(move |e| e.kind == t);
+        let creat = ty("FILE_CREATE")
+            .find(|e| e.file.as_ref().is_some_and(|f| f.path.0.ends_with(b"/w/a")))
+            .expect("creat of w/a");
+        assert_eq!(
+            creat.extra.get("bpf").and_then(|b| match b {
+                Value::Map(m) => m.get("syscall").cloned(),
+                _ => None,
+            }),
+            Some(Value::from("creat"))
+        );
+        let exec = ty("PROCESS_EXEC").next().expect("exec");
+        let p = exec.process.as_ref().unwrap();
+        assert_eq!(p.exe, Some(Bytes::from("/bin/false")));
+        assert_eq!(
+            p.args,
+            Some(vec![
+                Bytes::from("/bin/false"),
+                Bytes::from("x-letrace-arg")
+            ])
+        );
+        let conn = ty("NET_CONNECT").next().expect("connect");
+        let n = conn.network.as_ref().unwrap();
+        assert_eq!(n.daddr.as_deref(), Some("127.0.0.1"));
+        assert!(n.dport.is_some_and(|p| p > 0));
+        let exit = ty("PROCESS_EXIT")
+            .find(|e| e.process.as_ref().unwrap().pid == exec.process.as_ref().unwrap().pid)
+            .expect("exit of the exec'd child");
+        assert_eq!(
+            exit.process.as_ref().unwrap().extra.get("exit_code"),
+            Some(&Value::U64(1))
+        );
+    }
+
+    #[test]
+    fn sockaddr_forms() {
+        let mut v6 = vec![10u8, 0, 0x1f, 0x90, 0, 0, 0, 0];
+        v6.extend_from_slice(&std::net::Ipv6Addr::LOCALHOST.octets());
+        v6.extend_from_slice(&[0, 0, 0, 0]);
+        let n = sockaddr(&v6).unwrap();
+        assert_eq!((n.daddr.as_deref(), n.dport), (Some("::1"), Some(8080)));
+        let n = sockaddr(b"\x01\x00\x00abstract").unwrap();
+        assert_eq!(
+            n.extra.get("path"),
+            Some(&Value::Bytes(Bytes::from("@abstract")))
+        );
+        let n = sockaddr(b"\x01\x00/run/x.sock\x00\x00\x00").unwrap();
+        assert_eq!(
+            n.extra.get("path"),
+            Some(&Value::Bytes(Bytes::from("/run/x.sock")))
+        );
+        assert!(sockaddr(&[2]).is_none());
+    }
+}

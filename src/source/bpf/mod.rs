@@ -173,6 +173,8 @@ pub struct BpfSource {
     ring_size: u32,
     boot_to_unix: i128,
     table: ProcTable,
+    /// `LETRACE_BPF_CAPTURE=FILE`: raw records are appended there (for decoder test data).
+    capture: Option<std::fs::File>,
 }
 
 fn clock_ns(clock: libc::clockid_t) -> i128 {
@@ -208,6 +210,13 @@ impl BpfSource {
             ring_size: t.ringbuf_size,
             boot_to_unix,
             table: ProcTable::seeded(),
+            capture: std::env::var_os("LETRACE_BPF_CAPTURE").and_then(|p| {
+                std::fs::File::options()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .ok()
+            }),
         })
     }
 }
@@ -321,6 +330,9 @@ impl BpfSource {
             let Some(item) = ring.next() else { break };
             n += 1;
             *records += 1;
+            if let Some(f) = self.capture.as_mut() {
+                record::write_capture(f, &item);
+            }
             let ev = match record::parse(&item) {
                 Ok(r) => decode::decode(&r, self.boot_to_unix),
                 Err(e) => {

@@ -133,6 +133,26 @@ pub fn parse(b: &[u8]) -> Result<Record<'_>, RecordError> {
     })
 }
 
+/// Appends one record to a capture file: a little-endian u32 length, then the bytes.
+pub fn write_capture(f: &mut impl std::io::Write, rec: &[u8]) {
+    let _ = f.write_all(&(rec.len() as u32).to_le_bytes());
+    let _ = f.write_all(rec);
+}
+
+/// Splits a capture file into its records (a truncated tail is ignored).
+pub fn read_capture(mut b: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    while b.len() >= 4 {
+        let n = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        if b.len() < 4 + n {
+            break;
+        }
+        out.push(&b[4..4 + n]);
+        b = &b[4 + n..];
+    }
+    out
+}
+
 /// Byte offsets of `LtEvent`'s fields, as the compiler laid them out (for the BTF check).
 #[cfg(test)]
 pub fn rust_layout() -> Vec<(&'static str, usize)> {
