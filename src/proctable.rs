@@ -28,6 +28,8 @@ pub struct Entry {
     pub uid: Option<u32>,
     pub cgroup: Option<u64>,
     pub exited: Option<Instant>,
+    /// `entity_id` of this entry, computed when it is stored.
+    pub eid: String,
 }
 
 pub struct ProcTable {
@@ -137,6 +139,7 @@ impl ProcTable {
             uid,
             cgroup: None,
             exited: None,
+            eid: String::new(),
         })
     }
 
@@ -155,10 +158,11 @@ impl ProcTable {
         ns / (1_000_000_000 / self.ticks_per_sec)
     }
 
-    fn insert(&mut self, pid: u32, e: Entry) {
+    fn insert(&mut self, pid: u32, mut e: Entry) {
         if self.map.len() >= CAPACITY && !self.map.contains_key(&pid) {
             self.evict();
         }
+        e.eid = self.entity_id(pid, e.start_ticks);
         self.map.insert(pid, e);
     }
 
@@ -227,6 +231,7 @@ impl ProcTable {
                         uid: p.uid,
                         cgroup: parent.cgroup,
                         exited: None,
+                        eid: String::new(),
                     },
                 );
             }
@@ -236,7 +241,9 @@ impl ProcTable {
                     Some(Value::U64(v)) => Some(*v),
                     _ => None,
                 };
+                let eid = self.entity_id(pid, ticks);
                 let e = self.map.entry(pid).or_default();
+                e.eid = eid;
                 e.exe = p.exe.clone();
                 e.args = p.args.clone();
                 e.ppid = p.ppid.unwrap_or(e.ppid);
@@ -281,14 +288,13 @@ impl ProcTable {
             p.ppid = Some(e.ppid);
         }
         let ppid = p.ppid.unwrap_or(e.ppid);
-        p.extra
-            .insert("entity_id", self.entity_id(pid, e.start_ticks));
-        let mut parent = Map::new().with("pid", ppid);
+        p.extra.insert("entity_id", e.eid.clone());
+        let mut parent = Map(Vec::with_capacity(3)).with("pid", ppid);
         if let Some(pe) = self.map.get(&ppid) {
             if let Some(x) = &pe.exe {
                 parent.insert("exe", x.clone());
             }
-            parent.insert("entity_id", self.entity_id(ppid, pe.start_ticks));
+            parent.insert("entity_id", pe.eid.clone());
         }
         p.extra.insert("parent", parent);
     }

@@ -423,3 +423,23 @@ fn all_38_families() {
         .count();
     assert_eq!(own, 0, "letrace traced itself");
 }
+
+/// What `letrace doctor` will show: on a kernel with syscall tracepoints, tp_btf and BTF
+/// (this project's CI kernel), every family loads and attaches.
+#[test]
+fn probe_reports_all_families_runnable() {
+    if !common::need_root() {
+        return;
+    }
+    let _lock = common::kernel_lock();
+    let r = letrace::source::bpf::probe();
+    let names: Vec<&str> = r.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names.len(), 38);
+    assert_eq!(names[0], "FILE_CREATE");
+    assert_eq!(names[37], "USER_SETRESUID");
+    let bad: Vec<String> = r
+        .iter()
+        .filter_map(|(n, st)| st.as_ref().err().map(|e| format!("{n}: {e}")))
+        .collect();
+    assert!(bad.is_empty(), "families that cannot run: {bad:#?}");
+}

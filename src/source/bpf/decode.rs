@@ -83,8 +83,10 @@ pub fn decode(r: &Record<'_>, boot_to_unix_ns: i128) -> Event {
         gid: Some(e.gid),
         ..Process::default()
     };
+    p.extra = Map(Vec::with_capacity(8));
     p.extra.insert("is_thread", e.pid != e.tid);
-    let mut raw = Map::new();
+    // Sized up front: one allocation per map instead of a growth series (hot path).
+    let mut raw = Map(Vec::with_capacity(8));
     let sc = families::syscall(e.sc);
     let str0 = Bytes(r.str0.to_vec());
     let str1 = Bytes(r.str1.to_vec());
@@ -98,7 +100,7 @@ pub fn decode(r: &Record<'_>, boot_to_unix_ns: i128) -> Event {
         if (-4095..0).contains(&e.ret) {
             raw.insert("errno", -e.ret);
         }
-        let mut args = Map::new();
+        let mut args = Map(Vec::with_capacity(s.args.len()));
         for (i, a) in s.args.iter().enumerate() {
             args.insert(*a, arg_value(a, e.args[i]));
         }

@@ -333,24 +333,22 @@ impl BpfSource {
             if let Some(f) = self.capture.as_mut() {
                 record::write_capture(f, &item);
             }
-            let ev = match record::parse(&item) {
-                Ok(r) => decode::decode(&r, self.boot_to_unix),
+            let (mut ev, fam) = match record::parse(&item) {
+                Ok(r) => (decode::decode(&r, self.boot_to_unix), Some(r.ev.family)),
                 Err(e) => {
                     *bad += 1;
                     let mut ev = Event::new(SourceKind::Bpf, "MALFORMED");
                     ev.extra.insert("error", e.to_string());
-                    ev
+                    (ev, None)
                 }
             };
             drop(item);
-            let mut ev = ev;
             self.table.observe(&ev);
-            self.table.enrich(&mut ev);
-            let fam = families::family_by_name(&ev.kind);
             // Sched records also feed the table when their family was not asked for.
-            if fam.is_some_and(|f| self.running & (1 << f) == 0) {
+            if fam.is_some_and(|f| f >= 64 || self.running & (1 << f) == 0) {
                 continue;
             }
+            self.table.enrich(&mut ev);
             out.emit(ev)?;
         }
         Ok(n)
