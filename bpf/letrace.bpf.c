@@ -122,16 +122,18 @@ static __always_inline bool ignored(__u32 tgid)
 
 static __always_inline void fill_common(struct lt_event *e)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	/* A BTF task pointer: the field loads below are plain (fault-safe) loads, much cheaper
+	 * than one bpf_probe_read_kernel call each. */
+	struct task_struct *t = bpf_get_current_task_btf();
 	__u64 pt = bpf_get_current_pid_tgid();
 	__u64 ug = bpf_get_current_uid_gid();
 
 	e->ktime = bpf_ktime_get_boot_ns();
 	e->cgroup = bpf_get_current_cgroup_id();
-	e->start_time = BPF_CORE_READ(t, group_leader, start_boottime);
+	e->start_time = t->group_leader->start_boottime;
 	e->pid = pt >> 32;
 	e->tid = (__u32)pt;
-	e->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	e->ppid = t->real_parent->tgid;
 	e->uid = (__u32)ug;
 	e->gid = ug >> 32;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
@@ -143,13 +145,18 @@ static __always_inline struct lt_buf *scratch(void)
 	return bpf_map_lookup_elem(&lt_scratch, &zero);
 }
 
-/* Batched wakeups: each wakeup is an interrupt to the reader (a hypervisor exit on a VM). */
-static __always_inline __u64 wake_flags(void)
+/* Batched wakeups: each wakeup is an interrupt to the reader (a hypervisor exit on a VM).
+ * The reader is woken only when the pending bytes cross a multiple of cfg_wakeup_bytes, so
+ * a reader that lags behind a storm is not woken once per record; it also polls every
+ * 100 ms, which bounds the delay of a quiet trickle. */
+static __always_inline __u64 wake_flags(__u64 size)
 {
+	__u64 avail;
 	if (cfg_wakeup_bytes == 0)
 		return 0;
-	return bpf_ringbuf_query(&lt_rb, BPF_RB_AVAIL_DATA) >= cfg_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-										: BPF_RB_NO_WAKEUP;
+	avail = bpf_ringbuf_query(&lt_rb, BPF_RB_AVAIL_DATA);
+	return (avail + size) / cfg_wakeup_bytes != avail / cfg_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									     : BPF_RB_NO_WAKEUP;
 }
 
 static __always_inline void emit(struct lt_buf *b, __u32 fam, __u64 data_len)
@@ -157,7 +164,7 @@ static __always_inline void emit(struct lt_buf *b, __u32 fam, __u64 data_len)
 	__u64 size = sizeof(struct lt_event) + data_len;
 	if (size > sizeof(struct lt_buf))
 		size = sizeof(struct lt_buf);
-	if (bpf_ringbuf_output(&lt_rb, b, size, wake_flags()) < 0)
+	if (bpf_ringbuf_output(&lt_rb, b, size, wake_flags(size)) < 0)
 		lost_inc(LT_LOST_RING + (fam & 63));
 }
 

@@ -240,3 +240,18 @@ fn fill_ignores(ebpf: &mut Ebpf, t: &Tuning) -> Result<(), Error> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn refusal_reason_is_the_verifiers_last_complaint() {
+        let aya = "x_sendmsg: load: the BPF_PROG_LOAD syscall returned Permission denied (os error 13). Verifier output: 0: R1=ctx() R10=fp0\n153: (bf) r2 = r8\n154: (85) call bpf_probe_read_user#112\nR2 unbounded memory access, use 'var &= const' or 'if (var < const)'\nverification time 571 usec\nstack depth 32\n";
+        assert_eq!(
+            one_line(aya.into()),
+            "x_sendmsg: load: the BPF_PROG_LOAD syscall returned Permission denied (os error 13). verifier: R2 unbounded memory access, use 'var &= const' or 'if (var < const)'"
+        );
+        assert_eq!(one_line("attach: EACCES".into()), "attach: EACCES");
+    }
+}
