@@ -43,7 +43,12 @@ fn ensure_tracefs() -> Result<(), Error> {
         )
     };
     if rc != 0 || !Path::new("/sys/kernel/tracing/events/syscalls").is_dir() {
-        return Err(Error::Tracefs(std::io::Error::last_os_error()));
+        let e = std::io::Error::last_os_error();
+        // Unprivileged: tracefs exists but is not ours to read, and mounting is refused.
+        if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)) {
+            return Err(Error::NotPermitted);
+        }
+        return Err(Error::Tracefs(e));
     }
     Ok(())
 }

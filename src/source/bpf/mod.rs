@@ -28,6 +28,10 @@ pub static OBJECT: &[u8] = aya::include_bytes_aligned!("../../../bpf/letrace.bpf
 pub enum Error {
     #[error("bpf: {0}")]
     Spec(String),
+    #[error(
+        "bpf: needs root (or CAP_BPF, CAP_PERFMON and access to tracefs): run letrace as root"
+    )]
+    NotPermitted,
     #[error("bpf: cannot mount tracefs on /sys/kernel/tracing ({0}); mount it: mount -t tracefs nodev /sys/kernel/tracing")]
     Tracefs(std::io::Error),
     #[error("bpf: cannot load the BPF object: {0} (needs root or CAP_BPF+CAP_PERFMON; run `letrace doctor`)")]
