@@ -33,8 +33,9 @@ struct lt_pending {
 
 struct lt_buf {
 	struct lt_event ev;
-	/* 2 * LT_ADDR_MAX: the sockaddr length is masked to 255 for the verifier. */
-	char data[2 * LT_STR_MAX + 2 * LT_ADDR_MAX];
+	/* str0, str1, then a sockaddr (masked to 255 bytes for the verifier) or a directory
+	 * chain (LT_STR_MAX + one 256-byte name). */
+	char data[2 * LT_STR_MAX + LT_STR_MAX + 256];
 };
 
 struct {
@@ -205,6 +206,77 @@ static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, __u32
 	return 0;
 }
 
+#define AT_FDCWD -100
+
+/* Writes the names from `d` up to the root, leaf first, each NUL-terminated, crossing mount
+ * points. Sets LT_F_DIR, and LT_F_DIR_PARTIAL when the depth limit stopped it. */
+static __always_inline __u64 dir_chain(struct lt_event *e, char *out, struct dentry *d,
+				       struct vfsmount *vm)
+{
+	struct mount *m = (void *)vm - bpf_core_field_offset(struct mount, mnt);
+	__u64 pos = 0;
+	bool done = false;
+
+	for (int i = 0; i < LT_DIR_DEPTH; i++) {
+		struct dentry *up;
+		long n;
+		if (d == BPF_CORE_READ(vm, mnt_root)) {
+			struct mount *parent = BPF_CORE_READ(m, mnt_parent);
+			if (parent == m) {
+				done = true;
+				break;
+			}
+			d = BPF_CORE_READ(m, mnt_mountpoint);
+			m = parent;
+			vm = (void *)parent + bpf_core_field_offset(struct mount, mnt);
+			continue;
+		}
+		up = BPF_CORE_READ(d, d_parent);
+		if (up == d) {
+			done = true;
+			break;
+		}
+		if (pos > LT_STR_MAX - 256)
+			break;
+		n = bpf_probe_read_kernel_str(out + pos, 255, BPF_CORE_READ(d, d_name.name));
+		if (n > 0)
+			pos += n;
+		/* Same range on every path, so the verifier can prune instead of exploring
+		 * 2^depth states (pos <= 3840 + 255 here, the mask never changes it). */
+		pos &= LT_STR_MAX - 1;
+		d = up;
+	}
+	e->flags |= LT_F_DIR | (done ? 0 : LT_F_DIR_PARTIAL);
+	return pos;
+}
+
+/* The directory a relative path of this syscall is resolved against: the cwd, or dirfd's. */
+static __always_inline __u64 rel_dir(struct lt_event *e, char *out, int dirfd)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	struct dentry *d;
+	struct vfsmount *vm;
+
+	if (dirfd == AT_FDCWD) {
+		d = BPF_CORE_READ(t, fs, pwd.dentry);
+		vm = BPF_CORE_READ(t, fs, pwd.mnt);
+	} else {
+		struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
+		struct file **fds = BPF_CORE_READ(fdt, fd);
+		struct file *f = 0;
+		if (dirfd < 0 || (unsigned int)dirfd >= BPF_CORE_READ(fdt, max_fds))
+			return 0;
+		bpf_probe_read_kernel(&f, sizeof(f), fds + dirfd);
+		if (!f)
+			return 0;
+		d = BPF_CORE_READ(f, f_path.dentry);
+		vm = BPF_CORE_READ(f, f_path.mnt);
+	}
+	if (!d || !vm)
+		return 0;
+	return dir_chain(e, out, d, vm);
+}
+
 static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx, __u32 sc, __u32 fam,
 				   __u32 spec)
 {
@@ -276,6 +348,15 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx, __u32 s
 		off1 = n;
 	}
 	e->len1 = off1;
+	/* A relative path (not the target of a symlink/link) is made absolute from the directory
+	 * it is relative to, read now, in the task, at syscall exit. */
+	if ((spec & 7) && off0 > 1 && b->data[0] != '/' && fam != LT_FILE_LINK &&
+	    fam != LT_FILE_SYMLINK) {
+		__u64 at = off0 + off1;
+		if (at > 2 * LT_STR_MAX)
+			at = 2 * LT_STR_MAX;
+		len2 = rel_dir(e, b->data + at, (spec & 7) == S0(1) ? (int)e->args[0] : AT_FDCWD);
+	}
 	if (SA_MODE(spec)) {
 		void *addr = (void *)e->args[SA_ARG(spec)];
 		__u64 alen = 0;

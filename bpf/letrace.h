@@ -97,13 +97,18 @@ enum lt_flags {
 	LT_F_OPENHOW = 32, /* aux[0..3] = open_how flags, mode, resolve */
 	LT_F_CLONE3 = 64,  /* aux[0] = clone_args.flags, aux[1] = exit_signal */
 	LT_F_NOMM = 128,   /* exec: the new mm could not be read (no args) */
+	LT_F_DIR = 256,    /* str2 = the directory a relative str0 is relative to (cwd or dirfd):
+			    * its names leaf first, each NUL-terminated */
+	LT_F_DIR_PARTIAL = 512, /* the directory walk stopped early: str2 is incomplete */
 };
 
 #define LT_STR_MAX 4096 /* one path (PATH_MAX) or the exec argument block */
 #define LT_ADDR_MAX 128 /* sizeof(struct sockaddr_storage) */
+#define LT_DIR_DEPTH 16 /* directory levels walked to make a relative path absolute */
 
 /* One ring-buffer record: this header, then len0 + len1 + len2 bytes of data
- * (str0, str1 NUL-terminated when len > 0; str2 raw sockaddr bytes). */
+ * (str0, str1 NUL-terminated when len > 0; str2 raw sockaddr bytes, or with LT_F_DIR the
+ * directory of a relative path). */
 struct lt_event {
 	__u64 ktime;       /* bpf_ktime_get_boot_ns() at the event (syscall exit) */
 	__u64 cgroup;      /* bpf_get_current_cgroup_id() */

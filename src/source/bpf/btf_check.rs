@@ -157,6 +157,8 @@ mod tests {
             ("LT_F_OPENHOW", record::F_OPENHOW),
             ("LT_F_CLONE3", record::F_CLONE3),
             ("LT_F_NOMM", record::F_NOMM),
+            ("LT_F_DIR", record::F_DIR),
+            ("LT_F_DIR_PARTIAL", record::F_DIR_PARTIAL),
         ];
         for (i, (n, v)) in want.iter().enumerate() {
             assert_eq!(flags[i], (n.to_string(), *v as i64));

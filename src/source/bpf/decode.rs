@@ -133,6 +133,26 @@ pub fn decode(r: &Record<'_>, boot_to_unix_ns: i128) -> Event {
             .iter()
             .any(|a| matches!(*a, "filename" | "pathname" | "oldname" | "path"))
     });
+    // The kernel sent the directory of a relative path (names leaf first): join them.
+    let resolved =
+        (e.flags & record::F_DIR != 0 && e.flags & record::F_DIR_PARTIAL == 0).then(|| {
+            let mut abs = Vec::with_capacity(r.addr.len() + r.str0.len() + 1);
+            for name in r.addr.split(|&c| c == 0).filter(|n| !n.is_empty()).rev() {
+                abs.push(b'/');
+                abs.extend_from_slice(name);
+            }
+            abs.push(b'/');
+            abs.extend_from_slice(r.str0);
+            Bytes(abs)
+        });
+    let first = |dirfd: Option<i64>| match &resolved {
+        Some(abs) => {
+            let mut f = file(abs.clone(), dirfd);
+            f.extra.insert("given_path", Bytes(r.str0.to_vec()));
+            f
+        }
+        None => file(Bytes(r.str0.to_vec()), dirfd),
+    };
     if has_path {
         let f = match fam_id {
             // link/symlink: the path is the new name; the existing one is the target.
@@ -142,14 +162,14 @@ pub fn decode(r: &Record<'_>, boot_to_unix_ns: i128) -> Event {
                 f
             }
             2 => {
-                let mut f = file(str0, at("olddfd"));
+                let mut f = first(at("olddfd"));
                 f.extra.insert("dest_path", str1);
                 if let Some(d) = at("newdfd") {
                     f.extra.insert("dest_dirfd", d);
                 }
                 f
             }
-            _ => file(str0, at("dfd")),
+            _ => first(at("dfd")),
         };
         ev.file = Some(Box::new(f));
     }
@@ -278,6 +298,14 @@ mod tests {
                 _ => None,
             }),
             Some(Value::from("creat"))
+        );
+        let rel = ty("FILE_MKDIR")
+            .find_map(|e| e.file.as_ref().filter(|f| f.path.0.ends_with(b"/w/relsub")))
+            .expect("relative mkdir made absolute from the kernel's cwd walk");
+        assert!(rel.path.0.starts_with(b"/"));
+        assert_eq!(
+            rel.extra.get("given_path"),
+            Some(&Value::Bytes("relsub".into()))
         );
         let exec = ty("PROCESS_EXEC").next().expect("exec");
         let p = exec.process.as_ref().unwrap();

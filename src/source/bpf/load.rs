@@ -70,10 +70,13 @@ fn one_line(s: String) -> String {
         return s;
     };
     let lines: Vec<&str> = log.lines().collect();
+    // The complaint is the line before the statistics, or (when the verifier gave up, E2BIG)
+    // the log's last line.
     let why = lines
         .iter()
         .position(|l| l.starts_with("verification time"))
         .and_then(|i| i.checked_sub(1))
+        .or_else(|| lines.iter().rposition(|l| !l.trim().is_empty()))
         .map_or("", |i| lines[i]);
     format!("{} verifier: {why}", head.trim_end())
 }

@@ -37,6 +37,8 @@ pub const F_CREDS: u16 = 16;
 pub const F_OPENHOW: u16 = 32;
 pub const F_CLONE3: u16 = 64;
 pub const F_NOMM: u16 = 128;
+pub const F_DIR: u16 = 256;
+pub const F_DIR_PARTIAL: u16 = 512;
 
 /// Loss counter slots (map `lt_lost`): ring full, and enter->exit table full, per family.
 pub const LOST_RING: usize = 0;
@@ -49,6 +51,7 @@ pub struct Record<'a> {
     pub ev: LtEvent,
     pub str0: &'a [u8],
     pub str1: &'a [u8],
+    /// A sockaddr (`F_ADDR`), or the directory of a relative path (`F_DIR`).
     pub addr: &'a [u8],
 }
 
