@@ -43,8 +43,9 @@ pub enum AuditCommand {
 #[derive(Args, Debug)]
 pub struct RecordArgs {
     /// Source to record (repeatable): inotify:PATH[,recursive], fanotify:PATH, epoll:PATH,
-    /// route[:NETNS], input[:PATH]. Default: inotify on the current directory, route, and input
-    /// when there are input devices (those that cannot run are skipped).
+    /// route[:NETNS], input[:PATH], bpf[:file,process,network,user] (docs/bpf.md). Default:
+    /// inotify on the current directory, route, and input when there are input devices (those
+    /// that cannot run are skipped).
     #[arg(short = 's', long = "source", value_name = "SOURCE")]
     pub sources: Vec<String>,
     /// Output file (repeatable); the format comes from the extension (.jsonl/.json, .xml,
@@ -76,6 +77,10 @@ pub struct RecordArgs {
     /// of failing.
     #[arg(long)]
     pub best_effort: bool,
+    /// Size of the bpf source's kernel ring buffer: a power of two (bytes, or with K/M/G).
+    /// Default 8M. When it fills, the kernel counts what it drops and letrace writes LOST.
+    #[arg(long, value_name = "SIZE", value_parser = crate::source::bpf::parse_ringbuf_size)]
+    pub bpf_ringbuf_size: Option<u32>,
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -148,6 +153,7 @@ fn record_config(args: &RecordArgs) -> Result<record::Config> {
         source_options: crate::source::Options {
             route_rcvbuf: args.route_rcvbuf,
             input_redact: args.input_redact,
+            bpf_ringbuf_size: args.bpf_ringbuf_size,
             ..Default::default()
         },
         // The defaults are "whatever can run here": skip, don't fail.

@@ -76,7 +76,7 @@ pub const PROBES: &[(SourceKind, ProbeFn)] = &[
     (SourceKind::Input, crate::source::input::probe),
     (SourceKind::Audit, audit_probe),
     (SourceKind::Route, crate::source::route::probe),
-    (SourceKind::Bpf, bpf_probe),
+    (SourceKind::Bpf, bpf_doctor),
 ];
 
 /// The probe that decides whether `record` may open `spec`. An explicit input file (FIFO or
@@ -196,6 +196,45 @@ fn audit_probe() -> Probe {
             "missing CAP_AUDIT_CONTROL (needed to add rules and receive events)",
         )
         .fix("run letrace as root"),
+    }
+}
+
+/// The doctor row for bpf: the environment check, then every family loaded and attached once,
+/// so the row says which families would run and why the others would not.
+fn bpf_doctor() -> Probe {
+    let env = bpf_probe();
+    if env.status == Status::No {
+        return env;
+    }
+    let fams = crate::source::bpf::probe();
+    let refused: Vec<String> = fams
+        .iter()
+        .filter_map(|(name, r)| r.as_ref().err().map(|why| format!("{name}: {why}")))
+        .collect();
+    let n = fams.len();
+    if refused.is_empty() {
+        Probe::new(
+            SourceKind::Bpf,
+            Status::Ok,
+            format!("{}; all {n} families load and attach", env.detail),
+        )
+    } else if refused.len() == n {
+        Probe::new(
+            SourceKind::Bpf,
+            Status::No,
+            format!("no family loads: {}", refused[0]),
+        )
+        .fix("run as root on a kernel with BTF and syscall tracepoints")
+    } else {
+        Probe::new(
+            SourceKind::Bpf,
+            Status::Degraded,
+            format!(
+                "{} of {n} families load; refused: {}",
+                n - refused.len(),
+                refused.join("; ")
+            ),
+        )
     }
 }
 

@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod encode;
 pub mod event;
 pub mod pipeline;
+pub mod proctable;
 pub mod record;
 pub mod sink;
 pub mod source;

@@ -1,6 +1,7 @@
 //! Sources: one module per kernel interface. Each has a pure decoder (bytes -> events, tested
 //! on captured kernel bytes) and a thin part that owns the fd and runs on its own thread.
 
+pub mod bpf;
 pub mod epoll;
 pub mod fanotify;
 pub mod inotify;
@@ -17,7 +18,7 @@ use crate::pipeline::Emitter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("unknown source {0:?}: use inotify:PATH[,recursive], fanotify:PATH, epoll:PATH, route[:NETNS] or input[:PATH]")]
+    #[error("unknown source {0:?}: use inotify:PATH[,recursive], fanotify:PATH, epoll:PATH, route[:NETNS], input[:PATH] or bpf[:file,process,network,user]")]
     UnknownSource(String),
     #[error("source {spec:?}: {why}")]
     BadSpec { spec: String, why: String },
@@ -31,6 +32,8 @@ pub enum Error {
     Fanotify(#[from] fanotify::Error),
     #[error(transparent)]
     Epoll(#[from] epoll::Error),
+    #[error(transparent)]
+    Bpf(#[from] bpf::Error),
     #[error("cannot create the stop eventfd: {0}")]
     Stop(std::io::Error),
 }
@@ -58,6 +61,8 @@ pub enum Spec {
     Epoll {
         path: PathBuf,
     },
+    /// `bpf[:words]`: see `bpf::parse_spec`; the ring-buffer size comes from `Options`.
+    Bpf(bpf::Tuning),
 }
 
 impl Spec {
@@ -99,6 +104,7 @@ impl Spec {
                     Spec::Epoll { path }
                 })
             }
+            "bpf" => Ok(Spec::Bpf(bpf::parse_spec(arg)?)),
             _ => Err(Error::UnknownSource(spec.to_string())),
         }
     }
@@ -128,6 +134,7 @@ impl Spec {
             Spec::Input { .. } => SourceKind::Input,
             Spec::Fanotify { .. } => SourceKind::Fanotify,
             Spec::Epoll { .. } => SourceKind::Epoll,
+            Spec::Bpf(_) => SourceKind::Bpf,
         }
     }
 
@@ -147,6 +154,13 @@ impl Spec {
             )?)),
             Spec::Fanotify { path } => Ok(Box::new(fanotify::FanotifySource::open(path, opts)?)),
             Spec::Epoll { path } => Ok(Box::new(epoll::EpollSource::open(path, opts)?)),
+            Spec::Bpf(t) => {
+                let mut t = t.clone();
+                if let Some(n) = opts.bpf_ringbuf_size {
+                    t.ringbuf_size = n;
+                }
+                Ok(Box::new(bpf::BpfSource::open(&t)?))
+            }
         }
     }
 }
@@ -168,6 +182,7 @@ impl std::fmt::Display for Spec {
             Spec::Input { path: Some(p) } => write!(f, "input:{}", p.display()),
             Spec::Fanotify { path } => write!(f, "fanotify:{}", path.display()),
             Spec::Epoll { path } => write!(f, "epoll:{}", path.display()),
+            Spec::Bpf(t) => write!(f, "bpf ({} families)", t.families.count_ones()),
         }
     }
 }
@@ -197,6 +212,8 @@ pub struct Options {
     pub route_rcvbuf: Option<usize>,
     /// `--input-redact`: key events without the key.
     pub input_redact: bool,
+    /// `--bpf-ringbuf-size` in bytes (None: the bpf source's default).
+    pub bpf_ringbuf_size: Option<u32>,
 }
 
 /// A running source: reads its fd until `stop` fires, sending events through `out`.

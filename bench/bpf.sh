@@ -1,0 +1,158 @@
+#!/bin/bash
+# Benchmarks of the bpf source (not a test): open-storm and exec-storm, untraced vs letrace vs
+# auditd vs bpftrace, in one run, printing times and slowdown ratios. Needs root, cc, bpftrace;
+# auditd is used when installed (its rules are added and removed under the kernel-test lock).
+#   bench/bpf.sh                 # N=1000000 opens, E=5000 execs, best of R=3 runs each
+#   N=200000 E=1000 R=1 bench/bpf.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${N:-1000000}
+E=${E:-5000}
+R=${R:-3}
+LETRACE=${LETRACE:-target/release/letrace}
+RING=${RING:-8M}
+[ -x "$LETRACE" ] || cargo build --release
+tmp=$(mktemp -d /var/tmp/letrace-bench.XXXXXX)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+cc -O2 -o "$tmp/openstorm" bench/openstorm.c
+cc -O2 -o "$tmp/execstorm" bench/execstorm.c
+target="$tmp/target"
+: >"$target"
+LOCK=/tmp/letrace-kernel-tests.lock
+
+best() { sort -g | head -1; }
+ratio() { python3 -c "print(f'{$1/$2:.2f}x')"; }
+
+# letrace: start, wait until it reports a marker (`cat MARKER`: an exec with the marker in its
+# args, and an open of it), run the workload, stop, count.
+wait_marker() { # file marker
+	: >"$2"
+	for _ in $(seq 600); do
+		cat "$2"
+		grep -q "$(basename "$2")" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "tracer did not start" >&2
+	return 1
+}
+
+run_letrace() { # spec workload... ; prints seconds, leaves output in $tmp/l.jsonl
+	local spec=$1
+	shift
+	rm -f "$tmp/l.jsonl"
+	"$LETRACE" record -s "$spec" --bpf-ringbuf-size "$RING" -o "$tmp/l.jsonl" 2>"$tmp/l.err" &
+	local lp=$!
+	wait_marker "$tmp/l.jsonl" "$tmp/marker-$RANDOM"
+	"$@"
+	sleep 1
+	kill -INT $lp
+	wait $lp
+}
+
+run_bpftrace() { # program workload...
+	local prog=$1
+	shift
+	bpftrace -e "$prog" >"$tmp/bt.out" 2>&1 &
+	local bp=$!
+	for _ in $(seq 600); do grep -q Attaching "$tmp/bt.out" && break; sleep 0.05; done
+	sleep 0.5
+	"$@"
+	kill -INT $bp
+	wait $bp || true
+}
+
+have_auditd=0
+command -v auditd >/dev/null && command -v auditctl >/dev/null && have_auditd=1
+run_auditd() { # syscall workload...
+	local sc=$1
+	shift
+	exec 9>"$LOCK"
+	flock 9
+	auditctl -D >/dev/null
+	auditd -n -c /etc/audit >/dev/null 2>&1 &
+	local ap=$!
+	sleep 1
+	auditctl -a always,exit -F arch=b64 -S "$sc" -k letrace_bench >/dev/null
+	"$@"
+	auditctl -d always,exit -F arch=b64 -S "$sc" -k letrace_bench >/dev/null
+	kill $ap
+	wait $ap || true
+	flock -u 9
+}
+
+count_opens() { # opens of $target by openstorm; FILE_OPEN kernel losses; queue losses (all families)
+	python3 - "$tmp/l.jsonl" "$target" <<'PY'
+import json, sys
+opens = lost = qlost = 0
+for l in open(sys.argv[1]):
+    if '"LOST"' in l:
+        e = json.loads(l)
+        if e.get("family") == "FILE_OPEN":
+            lost += e["lost"]
+        elif e.get("reason") == "letrace queue full":
+            qlost += e["lost"]
+    elif '"FILE_OPEN"' in l and '"openstorm"' in l and sys.argv[2] in l:
+        opens += 1
+print(opens, lost, qlost)
+PY
+}
+
+count_execs() {
+	python3 - "$tmp/l.jsonl" <<'PY'
+import json, sys
+execs = exits = lost = 0
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["type"] == "LOST":
+        lost += e["lost"]
+    elif e["type"] == "PROCESS_EXEC" and e["process"].get("args") == ["/bin/true", "letrace-bench"]:
+        execs += 1
+    elif e["type"] == "PROCESS_EXIT" and e["process"].get("args") == ["/bin/true", "letrace-bench"] and e["process"].get("exit_code") == 0 and e["bpf"]["group_dead"]:
+        exits += 1
+print(execs, exits, lost)
+PY
+}
+
+echo "open-storm: $N x open+close of one file; exec-storm: $E x fork+exec /bin/true; best of $R"
+echo "host: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)"
+
+declare -A T
+for rep in $(seq "$R"); do
+	T[os_none]+="$("$tmp/openstorm" "$N" "$target")"$'\n'
+	for spec in bpf:file bpf:FILE_OPEN; do
+		T[os_letrace_$spec]+="$(run_letrace $spec "$tmp/openstorm" "$N" "$target" | tail -1)"$'\n'
+		read -r opens lost qlost < <(count_opens)
+		echo "  letrace $spec: $opens opens captured + $lost FILE_OPEN lost in the kernel + $qlost lost in letrace's queue (all families); expected $N opens"
+	done
+	T[os_btcount]+="$(run_bpftrace 'tracepoint:syscalls:sys_enter_openat { @c = count(); }' "$tmp/openstorm" "$N" "$target")"$'\n'
+	T[os_btprint]+="$(run_bpftrace 'tracepoint:syscalls:sys_enter_openat { printf("%d %s %s\n", pid, comm, str(args->filename)); }' "$tmp/openstorm" "$N" "$target")"$'\n'
+	# auditd is an order of magnitude slower: once is enough.
+	if [ $have_auditd = 1 ] && [ "$rep" = 1 ]; then
+		T[os_auditd]+="$(run_auditd openat "$tmp/openstorm" "$N" "$target")"$'\n'
+	fi
+done
+base=$(printf '%s' "${T[os_none]}" | best)
+echo "open-storm untraced:            ${base}s"
+for k in os_letrace_bpf:file os_letrace_bpf:FILE_OPEN os_btcount os_btprint os_auditd; do
+	[ -n "${T[$k]:-}" ] || continue
+	t=$(printf '%s' "${T[$k]}" | best)
+	printf '  %-28s %ss  %s\n' "$k" "$t" "$(ratio "$t" "$base")"
+done
+
+for rep in $(seq "$R"); do
+	T[ex_none]+="$("$tmp/execstorm" "$E")"$'\n'
+	T[ex_letrace]+="$(run_letrace bpf:PROCESS_FORK,PROCESS_EXEC,PROCESS_EXIT "$tmp/execstorm" "$E" | tail -1)"$'\n'
+	read -r execs exits lost < <(count_execs)
+	echo "  letrace exec-storm: $execs execs with args, $exits exits with code 0, $lost lost (expected $E)"
+	T[ex_btprint]+="$(run_bpftrace 'tracepoint:sched:sched_process_exec { printf("%d %s\n", pid, str(args->filename)); }' "$tmp/execstorm" "$E")"$'\n'
+	if [ $have_auditd = 1 ] && [ "$rep" = 1 ]; then
+		T[ex_auditd]+="$(run_auditd execve "$tmp/execstorm" "$E")"$'\n'
+	fi
+done
+base=$(printf '%s' "${T[ex_none]}" | best)
+echo "exec-storm untraced:            ${base}s"
+for k in ex_letrace ex_btprint ex_auditd; do
+	[ -n "${T[$k]:-}" ] || continue
+	t=$(printf '%s' "${T[$k]}" | best)
+	printf '  %-28s %ss  %s\n' "$k" "$t" "$(ratio "$t" "$base")"
+done

@@ -1,0 +1,265 @@
+//! Loading the committed object with aya: config globals, map sizes, and programs loaded and
+//! attached one by one, so a program the kernel refuses disables only its family.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use aya::programs::{BtfTracePoint, TracePoint};
+use aya::{Btf, Ebpf, EbpfLoader};
+
+use super::families::{self, FAMILIES, FAMILY_COUNT};
+use super::{Error, Tuning};
+
+/// What happened to one family at load time.
+pub type FamilyStatus = (&'static str, Result<(), String>);
+
+pub struct Loaded {
+    pub ebpf: Ebpf,
+    /// Every requested family with its outcome, in family order.
+    pub status: Vec<FamilyStatus>,
+    /// Families that actually run (bit = family id).
+    pub running: u64,
+    /// Optional syscalls this kernel does not have (no tracepoint): noted, not failures.
+    pub missing: Vec<&'static str>,
+}
+
+/// aya finds syscall tracepoints through tracefs; mount it where the kernel expects it when a
+/// minimal system has not.
+fn ensure_tracefs() -> Result<(), Error> {
+    for dir in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {
+        if Path::new(dir).join("events/syscalls").is_dir() {
+            return Ok(());
+        }
+    }
+    let target = c"/sys/kernel/tracing";
+    // SAFETY: valid NUL-terminated strings; mount(2) has no other memory preconditions.
+    let rc = unsafe {
+        libc::mount(
+            c"tracefs".as_ptr(),
+            target.as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 || !Path::new("/sys/kernel/tracing/events/syscalls").is_dir() {
+        let e = std::io::Error::last_os_error();
+        // Unprivileged: tracefs exists but is not ours to read, and mounting is refused.
+        if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)) {
+            return Err(Error::NotPermitted);
+        }
+        return Err(Error::Tracefs(e));
+    }
+    Ok(())
+}
+
+fn err_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// A refused program's reason in one line: the verifier's last complaint, not its whole log.
+fn one_line(s: String) -> String {
+    let Some((head, log)) = s.split_once("Verifier output:") else {
+        return s;
+    };
+    let lines: Vec<&str> = log.lines().collect();
+    // The complaint is the line before the statistics, or (when the verifier gave up, E2BIG)
+    // the log's last line.
+    let why = lines
+        .iter()
+        .position(|l| l.starts_with("verification time"))
+        .and_then(|i| i.checked_sub(1))
+        .or_else(|| lines.iter().rposition(|l| !l.trim().is_empty()))
+        .map_or("", |i| lines[i]);
+    format!("{} verifier: {why}", head.trim_end())
+}
+
+fn attach_tp(ebpf: &mut Ebpf, prog: &str, tp: &str) -> Result<(), String> {
+    let p: &mut TracePoint = ebpf
+        .program_mut(prog)
+        .ok_or_else(|| format!("program {prog} missing from the object"))?
+        .try_into()
+        .map_err(|e| err_chain(&e))?;
+    p.load()
+        .map_err(|e| format!("{prog}: load: {}", err_chain(&e)))?;
+    p.attach("syscalls", tp)
+        .map_err(|e| format!("{tp}: attach: {}", err_chain(&e)))?;
+    Ok(())
+}
+
+fn attach_btf(ebpf: &mut Ebpf, btf: &Btf, prog: &str, tp: &str) -> Result<(), String> {
+    let p: &mut BtfTracePoint = ebpf
+        .program_mut(prog)
+        .ok_or_else(|| format!("program {prog} missing from the object"))?
+        .try_into()
+        .map_err(|e| err_chain(&e))?;
+    p.load(tp, btf)
+        .map_err(|e| one_line(format!("tp_btf/{tp}: load: {}", err_chain(&e))))?;
+    p.attach()
+        .map_err(|e| format!("tp_btf/{tp}: attach: {}", err_chain(&e)))?;
+    Ok(())
+}
+
+fn tracepoint_exists(name: &str) -> bool {
+    ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
+        .iter()
+        .any(|d| Path::new(d).join("events/syscalls").join(name).is_dir())
+}
+
+/// Loads the object configured by `t` and attaches the programs of `t.families`. Fails only
+/// when nothing at all can run (no BPF permission, no ring buffer); single refused programs
+/// become a failed family in `status`.
+pub fn load(t: &Tuning, proc_feed: bool) -> Result<Loaded, Error> {
+    ensure_tracefs()?;
+    let own = std::process::id();
+    let wake = t.wakeup_bytes();
+    let feed: u8 = proc_feed.into();
+    let ign_pids: u8 = (!t.ignore_pids.is_empty()).into();
+    let ign_comms: u8 = (!t.ignore_comms.is_empty()).into();
+    let mut ebpf = EbpfLoader::new()
+        .override_global("cfg_own_tgid", &own, true)
+        .override_global("cfg_families", &t.families, true)
+        .override_global("cfg_wakeup_bytes", &wake, true)
+        .override_global("cfg_ignore_pids", &ign_pids, true)
+        .override_global("cfg_ignore_comms", &ign_comms, true)
+        .override_global("cfg_proc_feed", &feed, true)
+        .map_max_entries("lt_rb", t.ringbuf_size)
+        .load(super::OBJECT)
+        .map_err(|e| Error::Load(err_chain(&e)))?;
+    fill_ignores(&mut ebpf, t)?;
+
+    let mut fail: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+    let mut missing = Vec::new();
+    let mut done = std::collections::HashSet::new();
+    for fam in 0..FAMILY_COUNT as u16 {
+        if t.families & (1 << fam) == 0
+            || [families::FORK, families::EXEC, families::EXIT].contains(&fam)
+        {
+            continue;
+        }
+        for sc in families::syscalls_of(fam) {
+            if !done.insert(sc.name) {
+                continue;
+            }
+            let enter = format!("sys_enter_{}", sc.name);
+            if sc.optional && !tracepoint_exists(&enter) {
+                missing.push(sc.name);
+                continue;
+            }
+            let r = attach_tp(&mut ebpf, &format!("e_{}", sc.name), &enter).and_then(|()| {
+                attach_tp(
+                    &mut ebpf,
+                    &format!("x_{}", sc.name),
+                    &format!("sys_exit_{}", sc.name),
+                )
+            });
+            if let Err(e) = r {
+                // open/openat/openat2 feed both FILE_CREATE and FILE_OPEN.
+                let fams: &[u16] = if matches!(sc.name, "open" | "openat" | "openat2") {
+                    &[0, 3]
+                } else {
+                    std::slice::from_ref(&sc.family)
+                };
+                for f in fams {
+                    fail.entry(*f).or_default().push(e.clone());
+                }
+            }
+        }
+    }
+    // The sched programs run whenever a process family or the process table wants them.
+    let want_sched = proc_feed
+        || [families::FORK, families::EXEC, families::EXIT]
+            .iter()
+            .any(|f| t.families & (1 << f) != 0);
+    if want_sched {
+        match Btf::from_sys_fs() {
+            Ok(btf) => {
+                for (fam, prog, tp) in [
+                    (families::FORK, "on_fork", "sched_process_fork"),
+                    (families::EXEC, "on_exec", "sched_process_exec"),
+                    (families::EXIT, "on_exit_task", "sched_process_exit"),
+                ] {
+                    if let Err(e) = attach_btf(&mut ebpf, &btf, prog, tp) {
+                        fail.entry(fam).or_default().push(e);
+                    }
+                }
+            }
+            Err(e) => {
+                let why = format!("kernel BTF (/sys/kernel/btf/vmlinux): {}", err_chain(&e));
+                for fam in [families::FORK, families::EXEC, families::EXIT] {
+                    fail.entry(fam).or_default().push(why.clone());
+                }
+            }
+        }
+    }
+    let mut status = Vec::new();
+    let mut running = 0u64;
+    for (i, f) in FAMILIES.iter().enumerate() {
+        if t.families & (1 << i) == 0 {
+            continue;
+        }
+        match fail.get(&(i as u16)) {
+            Some(errs) => status.push((f.name, Err(errs.join("; ")))),
+            None => {
+                running |= 1 << i;
+                status.push((f.name, Ok(())));
+            }
+        }
+    }
+    Ok(Loaded {
+        ebpf,
+        status,
+        running,
+        missing,
+    })
+}
+
+fn fill_ignores(ebpf: &mut Ebpf, t: &Tuning) -> Result<(), Error> {
+    use aya::maps::HashMap;
+    if !t.ignore_pids.is_empty() {
+        let mut m: HashMap<_, u32, u8> = HashMap::try_from(
+            ebpf.map_mut("lt_ignore_pid")
+                .ok_or_else(|| Error::Load("map lt_ignore_pid missing".into()))?,
+        )
+        .map_err(|e| Error::Load(err_chain(&e)))?;
+        for p in &t.ignore_pids {
+            m.insert(p, 1, 0).map_err(|e| Error::Load(err_chain(&e)))?;
+        }
+    }
+    if !t.ignore_comms.is_empty() {
+        let mut m: HashMap<_, [u8; 16], u8> = HashMap::try_from(
+            ebpf.map_mut("lt_ignore_comm")
+                .ok_or_else(|| Error::Load("map lt_ignore_comm missing".into()))?,
+        )
+        .map_err(|e| Error::Load(err_chain(&e)))?;
+        for c in &t.ignore_comms {
+            let mut k = [0u8; 16];
+            let n = c.len().min(15);
+            k[..n].copy_from_slice(&c.as_bytes()[..n]);
+            m.insert(k, 1, 0).map_err(|e| Error::Load(err_chain(&e)))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn refusal_reason_is_the_verifiers_last_complaint() {
+        let aya = "x_sendmsg: load: the BPF_PROG_LOAD syscall returned Permission denied (os error 13). Verifier output: 0: R1=ctx() R10=fp0\n153: (bf) r2 = r8\n154: (85) call bpf_probe_read_user#112\nR2 unbounded memory access, use 'var &= const' or 'if (var < const)'\nverification time 571 usec\nstack depth 32\n";
+        assert_eq!(
+            one_line(aya.into()),
+            "x_sendmsg: load: the BPF_PROG_LOAD syscall returned Permission denied (os error 13). verifier: R2 unbounded memory access, use 'var &= const' or 'if (var < const)'"
+        );
+        assert_eq!(one_line("attach: EACCES".into()), "attach: EACCES");
+    }
+}
