@@ -188,7 +188,7 @@ fn audit_probe() -> Probe {
         (Some(true), _) => Probe::new(
             k,
             Status::Ok,
-            "audit netlink available, CAP_AUDIT_CONTROL held",
+            "audit netlink available, CAP_AUDIT_CONTROL held (the live `-s audit` source is not built yet; `letrace audit parse` reads logs)",
         ),
         _ => Probe::new(
             k,
