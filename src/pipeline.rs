@@ -63,6 +63,14 @@ impl Emitter {
         }
     }
 
+    /// Sends `ev`, waiting for room. For sources whose kernel buffer keeps (and counts, per
+    /// kind) what they cannot pass on yet: waiting moves the loss to where it is counted in
+    /// detail instead of dropping events already read (the bpf ring buffer).
+    pub fn emit_wait(&mut self, ev: Event) -> Result<(), Closed> {
+        self.flush_dropped()?;
+        self.tx.send(ev).map_err(|_| Closed)
+    }
+
     /// Sends any pending loss count, waiting for room.
     pub fn flush_dropped(&mut self) -> Result<(), Closed> {
         if self.dropped > 0 {
