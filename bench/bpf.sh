@@ -11,6 +11,7 @@ E=${E:-5000}
 R=${R:-3}
 LETRACE=${LETRACE:-target/release/letrace}
 RING=${RING:-8M}
+BIGRING=${BIGRING:-512M} # holds a whole 1M-open storm: shows the lossless configuration
 [ -x "$LETRACE" ] || cargo build --release
 tmp=$(mktemp -d /var/tmp/letrace-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
@@ -36,11 +37,11 @@ wait_marker() { # file marker
 	return 1
 }
 
-run_letrace() { # spec workload... ; prints seconds, leaves output in $tmp/l.jsonl
-	local spec=$1
-	shift
+run_letrace() { # spec ring workload... ; prints seconds, leaves output in $tmp/l.jsonl
+	local spec=$1 ring=$2
+	shift 2
 	rm -f "$tmp/l.jsonl"
-	"$LETRACE" record -s "$spec" --bpf-ringbuf-size "$RING" -o "$tmp/l.jsonl" 2>"$tmp/l.err" &
+	"$LETRACE" record -s "$spec" --bpf-ringbuf-size "$ring" -o "$tmp/l.jsonl" 2>"$tmp/l.err" &
 	local lp=$!
 	wait_marker "$tmp/l.jsonl" "$tmp/marker-$RANDOM"
 	"$@"
@@ -91,8 +92,10 @@ for l in open(sys.argv[1]):
             lost += e["lost"]
         elif e.get("reason") == "letrace queue full":
             qlost += e["lost"]
-    elif '"FILE_OPEN"' in l and '"openstorm"' in l and sys.argv[2] in l:
-        opens += 1
+    elif '"FILE_OPEN"' in l and '"openstorm"' in l:
+        e = json.loads(l)
+        if e.get("file", {}).get("path") == sys.argv[2]:
+            opens += 1
 print(opens, lost, qlost)
 PY
 }
@@ -119,10 +122,11 @@ echo "host: $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname
 declare -A T
 for rep in $(seq "$R"); do
 	T[os_none]+="$("$tmp/openstorm" "$N" "$target")"$'\n'
-	for spec in bpf:file bpf:FILE_OPEN; do
-		T[os_letrace_$spec]+="$(run_letrace $spec "$tmp/openstorm" "$N" "$target" | tail -1)"$'\n'
+	for cfg in bpf:file,$RING bpf:FILE_OPEN,$RING bpf:FILE_OPEN,$BIGRING; do
+		spec=${cfg%,*} ring=${cfg##*,}
+		T["os_letrace_${spec}_$ring"]+="$(run_letrace "$spec" "$ring" "$tmp/openstorm" "$N" "$target" | tail -1)"$'\n'
 		read -r opens lost qlost < <(count_opens)
-		echo "  letrace $spec: $opens opens captured + $lost FILE_OPEN lost in the kernel + $qlost lost in letrace's queue (all families); expected $N opens"
+		echo "  letrace $spec ring $ring: $opens opens captured + $lost FILE_OPEN lost in the kernel (any process) + $qlost lost in letrace's queue; expected $N"
 	done
 	T[os_btcount]+="$(run_bpftrace 'tracepoint:syscalls:sys_enter_openat { @c = count(); }' "$tmp/openstorm" "$N" "$target")"$'\n'
 	T[os_btprint]+="$(run_bpftrace 'tracepoint:syscalls:sys_enter_openat { printf("%d %s %s\n", pid, comm, str(args->filename)); }' "$tmp/openstorm" "$N" "$target")"$'\n'
@@ -133,15 +137,15 @@ for rep in $(seq "$R"); do
 done
 base=$(printf '%s' "${T[os_none]}" | best)
 echo "open-storm untraced:            ${base}s"
-for k in os_letrace_bpf:file os_letrace_bpf:FILE_OPEN os_btcount os_btprint os_auditd; do
+for k in "os_letrace_bpf:file_$RING" "os_letrace_bpf:FILE_OPEN_$RING" "os_letrace_bpf:FILE_OPEN_$BIGRING" os_btcount os_btprint os_auditd; do
 	[ -n "${T[$k]:-}" ] || continue
 	t=$(printf '%s' "${T[$k]}" | best)
-	printf '  %-28s %ss  %s\n' "$k" "$t" "$(ratio "$t" "$base")"
+	printf '  %-36s %ss  %s\n' "$k" "$t" "$(ratio "$t" "$base")"
 done
 
 for rep in $(seq "$R"); do
 	T[ex_none]+="$("$tmp/execstorm" "$E")"$'\n'
-	T[ex_letrace]+="$(run_letrace bpf:PROCESS_FORK,PROCESS_EXEC,PROCESS_EXIT "$tmp/execstorm" "$E" | tail -1)"$'\n'
+	T[ex_letrace]+="$(run_letrace bpf:PROCESS_FORK,PROCESS_EXEC,PROCESS_EXIT "$RING" "$tmp/execstorm" "$E" | tail -1)"$'\n'
 	read -r execs exits lost < <(count_execs)
 	echo "  letrace exec-storm: $execs execs with args, $exits exits with code 0, $lost lost (expected $E)"
 	T[ex_btprint]+="$(run_bpftrace 'tracepoint:sched:sched_process_exec { printf("%d %s\n", pid, str(args->filename)); }' "$tmp/execstorm" "$E")"$'\n'
@@ -154,5 +158,5 @@ echo "exec-storm untraced:            ${base}s"
 for k in ex_letrace ex_btprint ex_auditd; do
 	[ -n "${T[$k]:-}" ] || continue
 	t=$(printf '%s' "${T[$k]}" | best)
-	printf '  %-28s %ss  %s\n' "$k" "$t" "$(ratio "$t" "$base")"
+	printf '  %-36s %ss  %s\n' "$k" "$t" "$(ratio "$t" "$base")"
 done

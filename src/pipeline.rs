@@ -63,8 +63,10 @@ impl Emitter {
         }
     }
 
-    /// Sends `ev`, waiting for room: for sources that can be paused without losing anything
-    /// (a file being read, a FIFO whose writer then waits), where dropping would be wrong.
+    /// Sends `ev`, waiting for room. For sources that can be paused without losing anything
+    /// (a file being read, a FIFO whose writer then waits), and for sources whose kernel
+    /// buffer keeps and counts, per kind, what they cannot pass on yet (the bpf ring buffer):
+    /// waiting moves the loss to where it is counted in detail.
     pub fn emit_wait(&mut self, ev: Event) -> Result<(), Closed> {
         self.flush_dropped()?;
         self.tx.send(ev).map_err(|_| Closed)

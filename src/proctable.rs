@@ -354,11 +354,14 @@ mod tests {
             4_000_001,
             Map::new()
                 .with("child_pid", 4_000_002u64)
-                .with("child_is_thread", false),
+                .with("child_is_thread", false)
+                .with("child_start_ns", 2_000_000_000u64),
             Process::default(),
         );
         t.observe(&fork);
         assert_eq!(t.get(4_000_002).unwrap().exe, Some("/bin/sh".into()));
+        // The child's start time (2 s after boot) in clock ticks, as /proc would show it.
+        assert_eq!(t.get(4_000_002).unwrap().start_ticks, 2 * t.ticks_per_sec);
         let mut ev = mk("FILE_OPEN", 4_000_002, Map::new(), Process::default());
         t.enrich(&mut ev);
         let p = ev.process.unwrap();

@@ -214,6 +214,7 @@ pub fn decode(r: &Record<'_>, boot_to_unix_ns: i128) -> Event {
         families::FORK => {
             raw.insert("child_pid", e.args[0]);
             raw.insert("child_tid", e.args[1]);
+            raw.insert("child_start_ns", e.aux[0]);
             raw.insert("child_is_thread", e.args[0] as u32 == e.pid);
         }
         families::EXEC => {

@@ -353,7 +353,9 @@ impl BpfSource {
                 continue;
             }
             self.table.enrich(&mut ev);
-            out.emit(ev)?;
+            // Backpressure: when the pipeline is behind, records wait in the ring buffer, where
+            // an overflow is counted per family, rather than being dropped here unlabelled.
+            out.emit_wait(ev)?;
         }
         Ok(n)
     }
