@@ -18,22 +18,6 @@ fn corpus() -> Option<PathBuf> {
     c.join("oracle").is_dir().then_some(c)
 }
 
-fn logs(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            logs(&p, out);
-        } else if !matches!(p.extension().and_then(|e| e.to_str()), Some("md" | "json")) {
-            out.push(p);
-        }
-    }
-}
-
 fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&letrace::text::unescape(s).expect("letrace escapes are reversible"))
         .into_owned()
@@ -186,7 +170,7 @@ fn corpus_matches_auparse() {
         return;
     };
     let mut files = Vec::new();
-    logs(&c.join("audit"), &mut files);
+    common::corpus_logs(&c.join("audit"), &mut files);
     assert!(files.len() >= 100, "corpus has only {} logs", files.len());
     let mut problems = Vec::new();
     let mut compared = 0usize;

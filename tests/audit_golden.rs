@@ -17,22 +17,6 @@ fn corpus() -> Option<PathBuf> {
     c.is_dir().then_some(c)
 }
 
-fn logs(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            logs(&p, out);
-        } else if !matches!(p.extension().and_then(|e| e.to_str()), Some("md" | "json")) {
-            out.push(p);
-        }
-    }
-}
-
 /// One per feature: long split EXECVE args, enriched records, node= prefixes, out-of-order
 /// and interleaved records, serial rollover, nested user messages, SOCKADDR, AVC, old
 /// formats, a malformed line, hex-encoded arguments.
@@ -94,7 +78,7 @@ fn fast_json_equals_the_shared_encoder() {
         return;
     };
     let mut files = Vec::new();
-    logs(&c, &mut files);
+    common::corpus_logs(&c, &mut files);
     let mut b = Builder::default();
     let mut n = 0;
     for f in files {

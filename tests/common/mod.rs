@@ -302,3 +302,21 @@ pub fn assert_valid_xml(path: &std::path::Path) {
         String::from_utf8_lossy(&st.stderr)
     );
 }
+
+/// Every log file below `dir` (a corpus folder), sorted, skipping notes (`.md`) and oracle
+/// readings (`.json`).
+pub fn corpus_logs(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            corpus_logs(&p, out);
+        } else if !matches!(p.extension().and_then(|e| e.to_str()), Some("md" | "json")) {
+            out.push(p);
+        }
+    }
+}
