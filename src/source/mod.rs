@@ -222,30 +222,48 @@ pub trait Source: Send {
     fn run(self: Box<Self>, out: &mut Emitter, stop: &Stop) -> Result<(), Error>;
 }
 
-/// What a source's chunk handler wants next.
+/// What a source's handler wants next.
 pub enum Flow {
     Continue,
     /// The pipeline is gone: end the source.
     Stop,
 }
 
-/// Reads that a source may still do after a stop request: enough for everything a kernel queue
-/// held at that moment (a full inotify or fanotify queue is a few MB at most), not more, so a
-/// busy fd cannot keep letrace from exiting.
-const STOP_DRAIN_READS: usize = 64;
+/// What woke a source's read loop.
+pub enum Wake<'a> {
+    /// A buffer of kernel records.
+    Data(&'a [u8]),
+    /// The loop's periodic tick came due (only when `read_loop` was given one).
+    Tick,
+}
+
+/// Reads that a source may still do after a stop request: 16 x 256 KiB holds a full inotify
+/// or fanotify queue (16384 records) several times over, and no more, so a busy fd cannot keep
+/// letrace from exiting.
+const STOP_DRAIN_READS: usize = 16;
 
 /// The read loop every fd-owning source shares: waits for `fd` or `stop`, reads whole buffers
-/// and hands each to `handle`. It checks `stop` between reads, so a stream that never goes
-/// quiet cannot hide the stop request, and then drains a bounded amount of what was queued.
+/// and hands each to `handle` as `Wake::Data`; with `tick`, also calls `handle(Wake::Tick)` at
+/// least that often. It checks `stop` between reads, so a stream that never goes quiet cannot
+/// hide the stop request, and then drains a bounded amount of what was queued.
 pub fn read_loop<E>(
     fd: RawFd,
     stop: &Stop,
     buf: &mut [u8],
+    tick: Option<std::time::Duration>,
     io_err: impl Fn(std::io::Error) -> E,
-    mut handle: impl FnMut(&[u8]) -> Result<Flow, E>,
+    mut handle: impl FnMut(Wake<'_>) -> Result<Flow, E>,
 ) -> Result<(), E> {
+    let timeout = tick.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as i32);
+    let mut last_tick = std::time::Instant::now();
     loop {
-        let rev = crate::sys::poll(&[fd, stop.fd()], -1).map_err(&io_err)?;
+        if tick.is_some_and(|t| last_tick.elapsed() >= t) {
+            if let Flow::Stop = handle(Wake::Tick)? {
+                return Ok(());
+            }
+            last_tick = std::time::Instant::now();
+        }
+        let rev = crate::sys::poll(&[fd, stop.fd()], timeout).map_err(&io_err)?;
         let stopping = rev[1] != 0;
         let mut reads = 0;
         loop {
@@ -260,7 +278,7 @@ pub fn read_loop<E>(
                 _ => break,
             };
             reads += 1;
-            if let Flow::Stop = handle(&buf[..n])? {
+            if let Flow::Stop = handle(Wake::Data(&buf[..n]))? {
                 return Ok(());
             }
         }

@@ -401,48 +401,38 @@ impl Source for FanotifySource {
     fn run(mut self: Box<Self>, out: &mut Emitter, stop: &Stop) -> Result<(), super::Error> {
         let fd = self.fd.as_raw_fd();
         let mut buf = vec![0u8; 256 * 1024];
-        let mut last_report = std::time::Instant::now();
-        loop {
-            if last_report.elapsed() >= REPORT_EVERY {
-                if self.report_unresolved(out).is_err() {
-                    return Ok(());
-                }
-                last_report = std::time::Instant::now();
-            }
-            let wait = REPORT_EVERY.as_millis() as i32;
-            let rev = crate::sys::poll(&[fd, stop.fd()], wait).map_err(Error::Read)?;
-            let mut stopping = rev[1] != 0;
-            let mut reads_after_stop = 0;
-            // Drain what the kernel has queued. On a busy filesystem the queue may never run
-            // dry, so the stop flag is checked after every read, and after a stop only what
-            // was already queued (at most max_queued_events records) is read.
-            loop {
-                let n = match crate::sys::read(fd, &mut buf).map_err(Error::Read)? {
-                    Some(n) if n > 0 => n,
-                    _ => break,
+        // On a busy filesystem the queue may never run dry: read_loop checks the stop flag
+        // between reads and, after a stop, drains only what was already queued.
+        super::read_loop(
+            fd,
+            stop,
+            &mut buf,
+            Some(REPORT_EVERY),
+            |e| super::Error::from(Error::Read(e)),
+            |wake| {
+                let chunk = match wake {
+                    super::Wake::Tick => {
+                        return Ok(match self.report_unresolved(out) {
+                            Ok(()) => super::Flow::Continue,
+                            Err(_) => super::Flow::Stop,
+                        })
+                    }
+                    super::Wake::Data(chunk) => chunk,
                 };
                 let now = Timestamp::now();
                 self.procs.new_batch();
-                self.learn_deletes(&buf[..n]);
-                for raw in decode::records(&buf[..n]) {
+                self.learn_deletes(chunk);
+                for raw in decode::records(chunk) {
                     let raw = raw.map_err(Error::from)?;
                     if self.handle(&raw, now, out).is_err() {
-                        return Ok(());
+                        return Ok(super::Flow::Stop);
                     }
                 }
-                stopping |= stop.is_set();
-                if stopping {
-                    reads_after_stop += 1;
-                    if reads_after_stop >= DRAIN_AFTER_STOP {
-                        break;
-                    }
-                }
-            }
-            if stopping {
-                let _ = self.report_unresolved(out);
-                return Ok(());
-            }
-        }
+                Ok(super::Flow::Continue)
+            },
+        )?;
+        let _ = self.report_unresolved(out);
+        Ok(())
     }
 }
 
@@ -451,10 +441,6 @@ const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Time spent caching PATH's existing directories at start-up.
 const PRELOAD_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// Reads after a stop request: 16 x 256 KiB holds a full default kernel queue (16384
-/// records of ~100 bytes) several times over.
-const DRAIN_AFTER_STOP: u32 = 16;
 
 /// `letrace doctor`: can a filesystem mark with FID and name reporting be set here?
 pub fn probe() -> Probe {

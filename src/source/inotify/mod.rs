@@ -274,8 +274,12 @@ impl Source for InotifySource {
             fd,
             stop,
             &mut buf,
+            None,
             |e| Error::Read(e).into(),
-            |chunk| {
+            |wake| {
+                let super::Wake::Data(chunk) = wake else {
+                    return Ok(super::Flow::Continue);
+                };
                 let now = Timestamp::now();
                 for raw in decode::records(chunk) {
                     let raw = raw.map_err(Error::from)?;
