@@ -7,11 +7,10 @@ mod common;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::flat::{find, output_args, read_all, Flat};
-use common::{kernel_lock, letrace, need_root};
+use common::{kernel_lock, letrace, need_root, Recorder};
 
 const EV_SYN: u16 = 0;
 const EV_KEY: u16 = 1;
@@ -67,52 +66,8 @@ fn mkfifo(p: &Path) {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
 }
 
-struct Recorder(Option<Child>);
-
-impl Recorder {
-    fn start(args: &[&str], dir: &Path, stem: &str) -> Recorder {
-        let child = letrace()
-            .arg("record")
-            .args(args)
-            .args(output_args(dir, stem))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start letrace");
-        let last = dir.join(format!("{stem}.csv"));
-        let t0 = Instant::now();
-        while !last.exists() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "letrace did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Recorder(Some(child))
-    }
-
-    fn stop(mut self) -> String {
-        std::thread::sleep(Duration::from_millis(300));
-        let child = self.0.take().expect("running");
-        // SAFETY: kill has no memory preconditions; the pid is our child.
-        assert_eq!(
-            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) },
-            0
-        );
-        let out = child.wait_with_output().expect("wait");
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "letrace failed: {err}");
-        err
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+fn start(args: &[&str], dir: &Path, stem: &str) -> Recorder {
+    Recorder::start_outputs(letrace().arg("record").args(args), dir, stem)
 }
 
 /// Checks that the events after `from` are SESSION, in order, with names, values, the
@@ -176,7 +131,7 @@ fn fifo_records_are_all_in_every_format() {
     let fifo = dir.path().join("kbd");
     mkfifo(&fifo);
     let spec = format!("input:{}", fifo.display());
-    let rec = Recorder::start(&["-s", &spec], dir.path(), "in");
+    let rec = start(&["-s", &spec], dir.path(), "in");
     let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
     let bytes = session_bytes();
     // In uneven pieces: records split across writes must still come out whole.
@@ -186,7 +141,7 @@ fn fifo_records_are_all_in_every_format() {
         std::thread::sleep(Duration::from_millis(5));
     }
     drop(w);
-    let stderr = rec.stop();
+    let stderr = rec.stop_ok();
     assert!(stderr.contains("1 lost (input 1)"), "{stderr}");
     let evs = read_all(dir.path(), "in");
     let dev = fifo.to_str().unwrap();
@@ -208,14 +163,14 @@ fn redaction_removes_every_trace_of_the_key() {
     let fifo = dir.path().join("kbd");
     mkfifo(&fifo);
     let spec = format!("input:{}", fifo.display());
-    let rec = Recorder::start(&["-s", &spec, "--input-redact"], dir.path(), "red");
+    let rec = start(&["-s", &spec, "--input-redact"], dir.path(), "red");
     std::fs::OpenOptions::new()
         .write(true)
         .open(&fifo)
         .unwrap()
         .write_all(&session_bytes())
         .unwrap();
-    rec.stop();
+    rec.stop_ok();
     let evs = read_all(dir.path(), "red");
     check_session(&evs, 0, fifo.to_str().unwrap(), true);
     for ext in ["jsonl", "xml", "csv"] {
@@ -261,7 +216,7 @@ fn a_directory_is_watched_for_devices_that_appear_later() {
     // Not a device name: ignored.
     mkfifo(&devdir.join("mouse0"));
     let spec = format!("input:{}", devdir.display());
-    let rec = Recorder::start(&["-s", &spec], dir.path(), "hot");
+    let rec = start(&["-s", &spec], dir.path(), "hot");
     let ev = devdir.join("event7");
     mkfifo(&ev);
     std::thread::sleep(Duration::from_millis(200));
@@ -287,7 +242,7 @@ fn a_directory_is_watched_for_devices_that_appear_later() {
         .unwrap()
         .write_all(&session_bytes())
         .unwrap();
-    let stderr = rec.stop();
+    let stderr = rec.stop_ok();
     assert!(
         stderr.contains("no input devices in") && stderr.contains("waiting for one to appear"),
         "{stderr}"
@@ -340,7 +295,7 @@ fn plain_input_waits_for_dev_input_and_its_first_device() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let rec = Recorder::start(&["-s", "input"], dir.path(), "dev");
+    let rec = start(&["-s", "input"], dir.path(), "dev");
     let _rm = RemoveDir("/dev/input");
     std::fs::create_dir("/dev/input").unwrap();
     let ev = Path::new("/dev/input/event0");
@@ -352,7 +307,7 @@ fn plain_input_waits_for_dev_input_and_its_first_device() {
         .unwrap()
         .write_all(&session_bytes())
         .unwrap();
-    let stderr = rec.stop();
+    let stderr = rec.stop_ok();
     assert!(
         stderr.contains("no input devices in /dev/input yet"),
         "{stderr}"

@@ -5,12 +5,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use common::flat::{find, matches, output_args, read_all, Flat};
-use common::{kernel_lock, letrace, need_root, need_tool};
+use common::flat::{find, matches, read_all, Flat};
+use common::{kernel_lock, letrace, need_root, need_tool, Recorder};
 
 /// A network namespace that is deleted when the test ends, also when it fails.
 struct Netns(String);
@@ -72,78 +72,16 @@ fn run(cmd: &mut Command) {
     );
 }
 
-/// `letrace record` running inside the namespace; killed if the test fails before `stop`.
-struct Recorder(Option<Child>);
-
-impl Recorder {
-    fn start(ns: &Netns, extra: &[&str], dir: &Path, stem: &str) -> Recorder {
-        let bin = letrace().get_program().to_owned();
-        let mut cmd = Command::new("ip");
-        cmd.args(["netns", "exec", &ns.0])
-            .arg(bin)
-            .args(["record", "-s", "route"])
-            .args(extra);
-        Recorder::spawn(cmd, dir, stem)
-    }
-
-    /// letrace in the test's own namespace, with `args` after `record`.
-    fn start_here(args: &[&str], dir: &Path, stem: &str) -> Recorder {
-        let mut cmd = letrace();
-        cmd.arg("record").args(args);
-        Recorder::spawn(cmd, dir, stem)
-    }
-
-    fn spawn(mut cmd: Command, dir: &Path, stem: &str) -> Recorder {
-        let child = cmd
-            .args(output_args(dir, stem))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start letrace");
-        // Outputs are created after the source is subscribed: once the last exists, every
-        // change from now on is queued for letrace.
-        let last = dir.join(format!("{stem}.csv"));
-        let t0 = Instant::now();
-        while !last.exists() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "letrace did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Recorder(Some(child))
-    }
-
-    /// `ip netns exec` execs letrace, so the child's pid is letrace's.
-    fn signal(&self, sig: libc::c_int) {
-        let pid = self.0.as_ref().expect("running").id() as libc::pid_t;
-        // SAFETY: kill has no memory preconditions; pid is our own child.
-        assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
-    }
-
-    /// SIGTERM, then waits for a clean exit and returns letrace's stderr.
-    fn stop(mut self) -> String {
-        std::thread::sleep(Duration::from_millis(300));
-        self.signal(libc::SIGTERM);
-        let out = self
-            .0
-            .take()
-            .expect("running")
-            .wait_with_output()
-            .expect("wait");
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "letrace failed: {err}");
-        err
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
+/// `letrace record -s route EXTRA` inside the namespace (`ip netns exec` execs letrace, so
+/// the child's pid is letrace's and signals reach it).
+fn start_in(ns: &Netns, extra: &[&str], dir: &Path, stem: &str) -> Recorder {
+    let bin = letrace().get_program().to_owned();
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", &ns.0])
+        .arg(bin)
+        .args(["record", "-s", "route"])
+        .args(extra);
+    Recorder::start_outputs(&mut cmd, dir, stem)
 }
 
 fn ready() -> bool {
@@ -158,7 +96,7 @@ fn every_link_address_and_route_change_is_recorded_in_all_formats() {
     let _lock = kernel_lock();
     let ns = Netns::new();
     let dir = tempfile::tempdir().unwrap();
-    let rec = Recorder::start(&ns, &[], dir.path(), "route");
+    let rec = start_in(&ns, &[], dir.path(), "route");
 
     ns.ip(&["link", "add", "lt0", "type", "veth", "peer", "name", "lt1"]);
     ns.ip(&["link", "set", "lt0", "mtu", "1400"]);
@@ -185,7 +123,7 @@ fn every_link_address_and_route_change_is_recorded_in_all_formats() {
     ns.ip(&["addr", "del", "10.77.0.1/24", "dev", "lt0"]);
     ns.ip(&["addr", "del", "fd77::1/64", "dev", "lt0"]);
     ns.ip(&["link", "del", "lt0"]);
-    let stderr = rec.stop();
+    let stderr = rec.stop_ok();
     assert!(stderr.contains("0 lost"), "{stderr}");
 
     let evs = read_all(dir.path(), "route");
@@ -326,7 +264,7 @@ fn kernel_overflow_is_a_lost_event_followed_by_a_resync() {
     ns.ip(&["link", "add", "lv0", "type", "veth", "peer", "name", "lv1"]);
     ns.ip(&["link", "add", "lv2", "type", "veth", "peer", "name", "lv3"]);
     // The smallest receive buffer the kernel allows: a burst cannot fit.
-    let rec = Recorder::start(&ns, &["--route-rcvbuf", "1"], dir.path(), "lost");
+    let rec = start_in(&ns, &["--route-rcvbuf", "1"], dir.path(), "lost");
     const N: usize = 200;
     let batch = dir.path().join("burst.batch");
     let lines: String = (1..=N)
@@ -346,7 +284,7 @@ fn kernel_overflow_is_a_lost_event_followed_by_a_resync() {
     std::thread::sleep(Duration::from_millis(700));
     // A change after the resync is reported live again.
     ns.ip(&["addr", "add", "10.80.0.1/32", "dev", "lo"]);
-    let stderr = rec.stop();
+    let stderr = rec.stop_ok();
 
     let evs = read_all(dir.path(), "lost");
     let lost = find(
@@ -435,11 +373,15 @@ fn other_namespaces_are_watched_by_name_and_told_apart() {
     let (a, b) = (Netns::new(), Netns::new());
     let dir = tempfile::tempdir().unwrap();
     let (sa, sb) = (format!("route:{}", a.0), format!("route:{}", b.0));
-    let rec = Recorder::start_here(&["-s", &sa, "-s", &sb], dir.path(), "two");
+    let rec = Recorder::start_outputs(
+        letrace().args(["record", "-s", &sa, "-s", &sb]),
+        dir.path(),
+        "two",
+    );
     a.ip(&["addr", "add", "10.81.0.1/32", "dev", "lo"]);
     b.ip(&["addr", "add", "10.82.0.1/32", "dev", "lo"]);
     a.ip(&["link", "add", "la0", "type", "veth", "peer", "name", "la1"]);
-    rec.stop();
+    rec.stop_ok();
     let evs = read_all(dir.path(), "two");
     let in_a = ("route.netns", a.0.as_str());
     let in_b = ("route.netns", b.0.as_str());

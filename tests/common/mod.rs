@@ -167,6 +167,24 @@ impl Recorder {
         self.stop_with(libc::SIGTERM)
     }
 
+    /// Starts `cmd` (a `letrace record ...` command line) writing `DIR/STEM.{jsonl,xml,csv}`,
+    /// the files `flat::read_all(dir, stem)` reads back.
+    pub fn start_outputs(cmd: &mut Command, dir: &std::path::Path, stem: &str) -> Recorder {
+        Self::start_with(
+            cmd.args(flat::output_args(dir, stem))
+                .stdout(std::process::Stdio::null()),
+        )
+    }
+
+    /// SIGTERM after a longer settle (late kernel notifications), asserts a clean exit, and
+    /// returns letrace's stderr.
+    pub fn stop_ok(self) -> String {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let done = self.stop();
+        assert!(done.status.success(), "letrace failed: {}", done.stderr);
+        done.stderr
+    }
+
     pub fn child_mut(&mut self) -> &mut std::process::Child {
         &mut self.child
     }
