@@ -86,7 +86,8 @@ impl ProcTable {
                         break;
                     }
                     if let Some(e) = t.read_proc(pid) {
-                        t.map.insert(pid, e);
+                        // Through insert: it computes the entity_id (seeded entries had none).
+                        t.insert(pid, e);
                     }
                 }
             }
@@ -317,6 +318,12 @@ mod tests {
         let t = ProcTable::seeded();
         let me = std::process::id();
         let e = t.get(me).expect("own process seeded from /proc");
+        assert_eq!(
+            e.eid,
+            t.entity_id(me, e.start_ticks),
+            "seeded entries carry entity_id"
+        );
+        assert_eq!(e.eid.len(), 16);
         let ns = e.start_ticks * (1_000_000_000 / t.ticks_per_sec) + 3_000_000; // within the tick
         assert_eq!(t.ns_to_ticks(ns), e.start_ticks);
         assert_ne!(
