@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
-use crate::event::{Bytes, Event, Map, Value};
+use crate::event::{Bytes, Event, Map, Process, Value};
 
 pub const CAPACITY: usize = 65_536;
 pub const LINGER: Duration = Duration::from_secs(30);
@@ -265,12 +265,30 @@ impl ProcTable {
         }
     }
 
+    /// Re-reads one process from /proc, replacing what the table held for its pid. For a
+    /// caller that knows /proc/PID is the process it means (it holds the process's pidfd):
+    /// an exec or a reused pid since the last look must not leave stale exe/args behind.
+    /// False when /proc has no such pid.
+    pub fn refresh(&mut self, pid: u32) -> bool {
+        match self.read_proc(pid) {
+            Some(e) => {
+                self.insert(pid, e);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Adds what the table knows to `ev.process` (never overwrites what the source said).
     /// A pid the table has not seen is looked up in /proc once, if it is still alive.
     pub fn enrich(&mut self, ev: &mut Event) {
-        let Some(p) = ev.process.as_deref_mut() else {
-            return;
-        };
+        if let Some(p) = ev.process.as_deref_mut() {
+            self.enrich_process(p);
+        }
+    }
+
+    /// `enrich` for a bare `Process` (sources that build it before their events).
+    pub fn enrich_process(&mut self, p: &mut Process) {
         let Some(pid) = p.pid else { return };
         if !self.map.contains_key(&pid) {
             match self.read_proc(pid) {
@@ -310,7 +328,7 @@ impl Default for ProcTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Process, SourceKind};
+    use crate::event::SourceKind;
 
     #[test]
     fn entity_id_matches_between_proc_and_kernel_start_times() {

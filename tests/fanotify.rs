@@ -315,3 +315,74 @@ fn fanotify_process_gone_before_the_read_is_unknown_not_guessed() {
         "{h:?}"
     );
 }
+
+#[test]
+fn fanotify_events_carry_args_parent_and_entity_id_and_follow_an_exec() {
+    if !common::need_root() || !common::need_tool("sh") {
+        return;
+    }
+    let _lock = common::kernel_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path().canonicalize().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut rec = Recorder::start(out.path(), &["-s", &format!("fanotify:{}", w.display())]);
+    let ready = w.join("ready");
+    rec.wait_for("/ready\"", || {
+        let _ = fs::write(&ready, b"x");
+    });
+    // One pid, two programs: the second event must not carry the first program's args.
+    let (a, b) = (w.join("a"), w.join("b"));
+    let second = r#"echo y > "$1"; sleep 2"#;
+    let first = format!(r#"echo x > "$1"; sleep 0.5; exec sh -c '{second}' second "$2""#);
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", &first, "first"])
+        .arg(&a)
+        .arg(&b)
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    std::thread::sleep(Duration::from_millis(1200));
+    let _ = rec.stop();
+    let _ = child.kill();
+    let _ = child.wait();
+    let evs = rec.events();
+    let me = std::process::id().to_string();
+    let my_exe = fs::read_link("/proc/self/exe").unwrap();
+    let create = |f: &std::path::Path| {
+        let hits = find(
+            &evs,
+            &[
+                ("type", "FAN_CREATE"),
+                ("file.path", &f.display().to_string()),
+            ],
+        );
+        assert_eq!(hits.len(), 1, "{evs:#?}");
+        hits[0].clone()
+    };
+    let (ea, eb) = (create(&a), create(&b));
+    for (e, script, name, files) in [
+        (&ea, first.as_str(), "first", vec![&a, &b]),
+        (&eb, second, "second", vec![&b]),
+    ] {
+        assert_eq!(e.get("process.pid"), Some(&pid), "{e:?}");
+        assert_eq!(e.get("process.args[0]").map(String::as_str), Some("sh"));
+        assert_eq!(e.get("process.args[2]").map(String::as_str), Some(script));
+        assert_eq!(e.get("process.args[3]").map(String::as_str), Some(name));
+        for (i, f) in files.iter().enumerate() {
+            let k = format!("process.args[{}]", 4 + i);
+            assert_eq!(e.get(&k), Some(&f.display().to_string()), "{e:?}");
+        }
+        assert!(!e.contains_key(&format!("process.args[{}]", 4 + files.len())));
+        assert_eq!(e.get("process.ppid"), Some(&me));
+        assert_eq!(e.get("process.parent.pid"), Some(&me));
+        assert_eq!(
+            e.get("process.parent.exe"),
+            Some(&my_exe.display().to_string())
+        );
+        let eid = e.get("process.entity_id").expect("entity_id");
+        assert_eq!(eid.len(), 16, "{e:?}");
+        assert_eq!(e.get("process.parent.entity_id").map(String::len), Some(16));
+    }
+    // Same process (pid and start time) across the exec: same entity_id.
+    assert_eq!(ea.get("process.entity_id"), eb.get("process.entity_id"));
+}

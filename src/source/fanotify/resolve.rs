@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::decode::{Fid, KEY_MAX};
 use crate::event::{Bytes, Process};
+use crate::proctable::ProcTable;
 
 /// Cached handles beyond these are dropped wholesale (and re-resolved from the kernel):
 /// bounded memory whatever the filesystem does. Objects under the watched path have their
@@ -287,9 +288,12 @@ fn handle_key(fsid: [u8; 8], path: &CString) -> Option<Vec<u8>> {
 }
 
 /// Per read batch: pid -> what /proc said, so a burst from one process costs one lookup.
+/// The process table adds args, parent and entity_id; its entries are re-read once per batch
+/// (a process may have exec'd, or its pid been reused, since the last batch).
 #[derive(Default)]
 pub struct Procs {
     seen: HashMap<i32, Process>,
+    table: ProcTable,
 }
 
 impl Procs {
@@ -304,10 +308,45 @@ impl Procs {
         if let Some(p) = self.seen.get(&pid) {
             return p.clone();
         }
-        let p = lookup(pid, pidfd, have_pidfd);
+        let p = self.lookup(pid, pidfd, have_pidfd);
         self.seen.insert(pid, p.clone());
         p
     }
+
+    fn lookup(&mut self, pid: i32, pidfd: Option<&OwnedFd>, have_pidfd: bool) -> Process {
+        let mut p = lookup(pid, pidfd, have_pidfd);
+        if p.comm.is_none() {
+            return p; // gone: nothing in /proc can be trusted to be it
+        }
+        // Read before the liveness check below, like comm and exe: then all of it is the
+        // process the pidfd pins.
+        let known = self.table.refresh(pid as u32);
+        let ppid = self.table.get(pid as u32).map(|e| e.ppid);
+        if let Some(pp) = ppid.filter(|&pp| pp != 0 && !self.seen.contains_key(&(pp as i32))) {
+            self.table.refresh(pp);
+        }
+        if known && still_alive(pidfd) {
+            self.table.enrich_process(&mut p);
+        }
+        p
+    }
+}
+
+/// With a pidfd: is the process it pins still there? (Without one we cannot tell: yes.)
+fn still_alive(pidfd: Option<&OwnedFd>) -> bool {
+    pidfd.is_none_or(|fd| {
+        // SAFETY: pidfd_send_signal with signal 0 only checks the process exists.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd.as_raw_fd(),
+                0,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+    })
 }
 
 fn lookup(pid: i32, pidfd: Option<&OwnedFd>, have_pidfd: bool) -> Process {
@@ -323,19 +362,7 @@ fn lookup(pid: i32, pidfd: Option<&OwnedFd>, have_pidfd: bool) -> Process {
     let exe = read_proc(pid, b"exe", true);
     // The pidfd pins the process that acted: if it is gone now, /proc/PID may already be
     // another process with the same number.
-    let alive = pidfd.is_none_or(|fd| {
-        // SAFETY: pidfd_send_signal with signal 0 only checks the process exists.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                fd.as_raw_fd(),
-                0,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            )
-        };
-        rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
-    });
+    let alive = still_alive(pidfd);
     match (comm, alive) {
         (Some(mut c), true) => {
             if c.last() == Some(&b'\n') {
@@ -457,6 +484,37 @@ mod tests {
                 .as_os_str()
                 .as_bytes()
         );
+        // The process table's part: args, ppid, parent and a stable entity_id.
+        let args: Vec<Vec<u8>> = std::fs::read("/proc/self/cmdline")
+            .unwrap()
+            .split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .map(<[u8]>::to_vec)
+            .collect();
+        let got: Vec<Vec<u8>> = me.args.clone().unwrap().into_iter().map(|a| a.0).collect();
+        assert_eq!(got, args);
+        let ppid = std::os::unix::process::parent_id();
+        assert_eq!(me.ppid, Some(ppid));
+        let t = ProcTable::new();
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let start: u64 = stat[stat.rfind(')').unwrap() + 2..]
+            .split(' ')
+            .nth(19)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let eid = t.entity_id(std::process::id(), start);
+        assert_eq!(me.extra.get("entity_id"), Some(&eid.into()));
+        match me.extra.get("parent") {
+            Some(crate::event::Value::Map(m)) => {
+                assert_eq!(m.get("pid"), Some(&crate::event::Value::U64(ppid as u64)));
+                assert!(
+                    m.get("exe").is_some() && m.get("entity_id").is_some(),
+                    "{m:?}"
+                );
+            }
+            other => panic!("parent: {other:?}"),
+        }
         // pid_max is at most 2^22: this pid never exists.
         let gone = procs.process_of(1 << 30, None, false);
         assert_eq!((gone.comm, gone.exe), (None, None));
