@@ -224,3 +224,76 @@ fn streams_events_while_stdin_stays_open() {
     let ev: J = serde_json::from_str(&line).unwrap();
     assert_eq!(ev["audit"]["serial"], 10);
 }
+
+#[test]
+fn progress_line_only_when_stderr_is_a_terminal() {
+    if !common::need_tool("script") || !common::need_tool("mkfifo") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("audit.fifo");
+    let out = dir.path().join("out.jsonl");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    // A slow input (a FIFO fed in two bursts) so the parse outlasts the 250 ms refresh.
+    let feed = |fifo: std::path::PathBuf| {
+        std::thread::spawn(move || {
+            let mut w = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+            w.write_all(GOOD.as_bytes()).unwrap();
+            w.flush().unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(600));
+            w.write_all(GOOD.replace(":10)", ":11)").as_bytes())
+                .unwrap();
+        })
+    };
+    let q = |p: &std::path::Path| format!("'{}'", p.display());
+    let bin = common::letrace().get_program().to_owned();
+    let cmd = format!(
+        "{} audit parse {} -o {}",
+        q(std::path::Path::new(&bin)),
+        q(&fifo),
+        q(&out)
+    );
+    let writer = feed(fifo.clone());
+    // `script` gives the child a pseudo-terminal for stdin/stdout/stderr and copies it out.
+    let tty = std::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    writer.join().unwrap();
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(tty.status.success(), "{shown}");
+    let name = fifo.display().to_string();
+    assert!(
+        shown.contains(&format!("\r\x1b[Kletrace: {name}: ")) && shown.contains(" MB/s)"),
+        "no progress line on a terminal: {shown:?}"
+    );
+    assert!(
+        shown.ends_with("\r\x1b[K"),
+        "progress line not cleared: {shown:?}"
+    );
+    assert_eq!(events(&std::fs::read(&out).unwrap()).len(), 2);
+
+    // The same run with stderr a pipe: no progress, no terminal escapes.
+    std::fs::remove_file(&out).unwrap();
+    let writer = feed(fifo.clone());
+    let plain = common::letrace()
+        .args(["audit", "parse"])
+        .arg(&fifo)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    writer.join().unwrap();
+    assert!(plain.status.success());
+    assert!(
+        plain.stderr.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    assert_eq!(events(&std::fs::read(&out).unwrap()).len(), 2);
+}

@@ -53,7 +53,7 @@ pub fn parse_cmd(args: ParseArgs) -> Result<ExitCode> {
     if args.max_pending == 0 {
         bail!("--max-pending 0: must be at least 1");
     }
-    let inputs: Vec<Input> = if args.files.is_empty() {
+    let mut inputs: Vec<Input> = if args.files.is_empty() {
         vec![Input::Stdin]
     } else {
         args.files
@@ -68,10 +68,12 @@ pub fn parse_cmd(args: ParseArgs) -> Result<ExitCode> {
             .collect()
     };
     // Open every file first: a typo must not leave a half-written output behind unnoticed.
-    for i in &inputs {
+    // The parser reads these open files (a FIFO must be opened once only).
+    for i in inputs.iter_mut() {
         if let Input::Path(p) = i {
-            std::fs::File::open(p)
+            let f = std::fs::File::open(&*p)
                 .with_context(|| format!("{p}: cannot open (check the path and permissions)"))?;
+            *i = Input::File(std::mem::take(p), f);
         }
     }
     // Only now create (truncate) the output, and never over one of the inputs.
@@ -79,8 +81,8 @@ pub fn parse_cmd(args: ParseArgs) -> Result<ExitCode> {
         use std::os::unix::fs::MetadataExt;
         if let Ok(om) = std::fs::metadata(out) {
             for i in &inputs {
-                if let Input::Path(p) = i {
-                    if std::fs::metadata(p)
+                if let Input::File(_, f) = i {
+                    if f.metadata()
                         .is_ok_and(|m| m.dev() == om.dev() && m.ino() == om.ino())
                     {
                         bail!("{out}: is also an input; writing it would destroy the log: pick another output path");

@@ -17,11 +17,15 @@ use crate::encode::{Encoder, Format};
 use crate::event::{Event, Map, SourceKind, Timestamp, Value};
 use crate::sink::{self, Dest};
 
-/// One input: a path, or standard input (`-`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One input: a path, a file already open (named for messages), or standard input (`-`).
+/// The CLI opens every input before it creates the output and hands over that open file:
+/// opening a named FIFO twice would lose what the writer sent to the first open and then
+/// wait forever for a second writer.
+#[derive(Debug)]
 pub enum Input {
     Stdin,
     Path(String),
+    File(String, File),
 }
 
 pub struct Config {
@@ -131,7 +135,7 @@ pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Repo
     for input in &cfg.inputs {
         let name = match input {
             Input::Stdin => "-".to_string(),
-            Input::Path(p) => p.clone(),
+            Input::Path(p) | Input::File(p, _) => p.clone(),
         };
         let mut c = Complaints {
             file: &name,
@@ -147,6 +151,12 @@ pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Repo
                 cfg.progress,
                 &mut |n, l| state.line(n, l, &mut c, &mut report),
             ),
+            Input::File(_, f) => {
+                let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+                read_lines(f, size, &name, cfg.progress, &mut |n, l| {
+                    state.line(n, l, &mut c, &mut report)
+                })
+            }
             Input::Path(p) => match File::open(p) {
                 Ok(f) => {
                     let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
