@@ -330,18 +330,25 @@ fn fanotify_events_carry_args_parent_and_entity_id_and_follow_an_exec() {
     rec.wait_for("/ready\"", || {
         let _ = fs::write(&ready, b"x");
     });
-    // One pid, two programs: the second event must not carry the first program's args.
-    let (a, b) = (w.join("a"), w.join("b"));
+    // One pid, two programs: the second event must not carry the first program's args. The
+    // exec waits until letrace has written the first event (a file outside the watched tree
+    // says go), so the two are read in different batches however slow the machine.
+    let (a, b, go) = (w.join("a"), w.join("b"), out.path().join("go"));
     let second = r#"echo y > "$1"; sleep 2"#;
-    let first = format!(r#"echo x > "$1"; sleep 0.5; exec sh -c '{second}' second "$2""#);
+    let first = format!(
+        r#"echo x > "$1"; while [ ! -e "$3" ]; do sleep 0.05; done; exec sh -c '{second}' second "$2""#
+    );
     let mut child = std::process::Command::new("sh")
         .args(["-c", &first, "first"])
         .arg(&a)
         .arg(&b)
+        .arg(&go)
         .spawn()
         .unwrap();
     let pid = child.id().to_string();
-    std::thread::sleep(Duration::from_millis(1200));
+    rec.wait_for(&format!("{}\"", a.display()), || {});
+    fs::write(&go, b"").unwrap();
+    rec.wait_for(&format!("{}\"", b.display()), || {});
     let _ = rec.stop();
     let _ = child.kill();
     let _ = child.wait();
@@ -361,7 +368,7 @@ fn fanotify_events_carry_args_parent_and_entity_id_and_follow_an_exec() {
     };
     let (ea, eb) = (create(&a), create(&b));
     for (e, script, name, files) in [
-        (&ea, first.as_str(), "first", vec![&a, &b]),
+        (&ea, first.as_str(), "first", vec![&a, &b, &go]),
         (&eb, second, "second", vec![&b]),
     ] {
         assert_eq!(e.get("process.pid"), Some(&pid), "{e:?}");
