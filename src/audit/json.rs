@@ -17,6 +17,63 @@ static PLAIN: [bool; 256] = {
 /// Appends `"…"`: `bytes` escaped by `crate::text::escape`, then as a JSON string.
 #[inline]
 pub fn string(bytes: &[u8], out: &mut Vec<u8>) {
+    // Nearly every value is printable ASCII without `"` or `\`: one scan, one copy. Quoted
+    // raw values (`"/bin/sh"`) are the next most common: only their two quotes need work.
+    let at = special_at(bytes);
+    if at == bytes.len() {
+        return quoted_plain(bytes, out);
+    }
+    if at == 0 && bytes.len() >= 2 && bytes[0] == b'"' {
+        let inner = &bytes[1..bytes.len() - 1];
+        if bytes[bytes.len() - 1] == b'"' && special_at(inner) == inner.len() {
+            out.reserve(inner.len() + 6);
+            out.extend_from_slice(b"\"\\\"");
+            out.extend_from_slice(inner);
+            out.extend_from_slice(b"\\\"\"");
+            return;
+        }
+    }
+    escaped(bytes, out);
+}
+
+/// Appends `"…"` for bytes already known to be plain (`special_at(bytes) == bytes.len()`).
+#[inline]
+pub fn quoted_plain(bytes: &[u8], out: &mut Vec<u8>) {
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(bytes);
+    out.push(b'"');
+}
+
+/// The index of the first byte that is not written as it is (a control byte, DEL,
+/// non-ASCII, `"` or `\`), or `bytes.len()`.
+#[inline]
+pub fn special_at(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let m = special_mask(word(&bytes[i..i + 8]));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    if i == bytes.len() {
+        return i;
+    }
+    // The tail, padded with a plain byte, as one more word.
+    let rest = &bytes[i..];
+    let mut w = [b'a'; 8];
+    w[..rest.len()].copy_from_slice(rest);
+    let m = special_mask(u64::from_le_bytes(w));
+    if m != 0 {
+        return i + (m.trailing_zeros() / 8) as usize;
+    }
+    bytes.len()
+}
+
+/// The general case of `string`.
+#[inline(never)]
+fn escaped(bytes: &[u8], out: &mut Vec<u8>) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
@@ -52,17 +109,28 @@ pub fn string(bytes: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// True when none of the 8 bytes is a control byte, DEL, non-ASCII, `"` or `\\`.
+#[inline]
+fn word(b: &[u8]) -> u64 {
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+/// True when none of the 8 bytes is a control byte, DEL, non-ASCII, `"` or `\`.
 #[inline]
 fn all_plain(b: &[u8]) -> bool {
+    special_mask(word(b)) == 0
+}
+
+/// The high bit of each byte of `w` that is special (see `special_at`); bits above the
+/// lowest one may be false alarms (borrows), so only the lowest is meaningful.
+#[inline]
+fn special_mask(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let w = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
     let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
     let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
     let special =
         zero(w ^ (ONES * b'"' as u64)) | zero(w ^ (ONES * b'\\' as u64)) | zero(w ^ (ONES * 0x7f));
-    (w & HIGH) | below_space | special == 0
+    (w & HIGH) | below_space | special
 }
 
 fn slow(bytes: &[u8], out: &mut Vec<u8>) {
@@ -284,8 +352,16 @@ mod tests {
             for k in 0..17 {
                 let mut v = vec![b'y'; 17];
                 v[k] = a;
-                cases.push(v);
+                cases.push(v.clone());
+                // The same inside quotes (the quoted-raw-value path).
+                let mut q = vec![b'"'];
+                q.extend_from_slice(&v[..k + 1]);
+                q.push(b'"');
+                cases.push(q);
             }
+        }
+        for q in [&b"\""[..], b"\"\"", b"\"a", b"a\"", b"\"a\"b\"", b"\"\\\""] {
+            cases.push(q.to_vec());
         }
         for c in cases {
             let mut mine = Vec::new();

@@ -69,6 +69,19 @@ pub enum Machine {
 }
 
 impl Machine {
+    /// Every variant, in declaration order (`m as usize` indexes it).
+    pub const ALL: [Machine; 9] = [
+        Machine::X86_64,
+        Machine::I386,
+        Machine::Aarch64,
+        Machine::Arm,
+        Machine::Ppc64,
+        Machine::Ppc64le,
+        Machine::Ppc,
+        Machine::S390x,
+        Machine::S390,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Machine::X86_64 => "x86_64",
@@ -108,14 +121,19 @@ impl Machine {
     }
 }
 
-fn syscalls() -> &'static HashMap<(&'static str, u32), &'static str> {
-    static T: OnceLock<HashMap<(&'static str, u32), &'static str>> = OnceLock::new();
+/// Syscall names per machine, indexed by number (the tables are dense: 0..~450).
+fn syscalls() -> &'static HashMap<&'static str, Vec<Option<&'static str>>> {
+    static T: OnceLock<HashMap<&'static str, Vec<Option<&'static str>>>> = OnceLock::new();
     T.get_or_init(|| {
-        let mut m = HashMap::new();
+        let mut m: HashMap<&'static str, Vec<Option<&'static str>>> = HashMap::new();
         for (arch, rest) in data_lines(SYSCALLS) {
             if let [n, name] = rest[..] {
-                if let Ok(n) = n.parse::<u32>() {
-                    m.entry((arch, n)).or_insert(name);
+                if let Ok(n) = n.parse::<usize>() {
+                    let v = m.entry(arch).or_default();
+                    if v.len() <= n {
+                        v.resize(n + 1, None);
+                    }
+                    v[n].get_or_insert(name);
                 }
             }
         }
@@ -123,9 +141,25 @@ fn syscalls() -> &'static HashMap<(&'static str, u32), &'static str> {
     })
 }
 
+/// One machine's syscall table (looked up once per record, indexed per field).
+fn machine_syscalls(machine: Machine) -> &'static [Option<&'static str>] {
+    static T: OnceLock<Vec<&'static [Option<&'static str>]>> = OnceLock::new();
+    let t = T.get_or_init(|| {
+        Machine::ALL
+            .iter()
+            .map(|m| {
+                syscalls()
+                    .get(m.table_key())
+                    .map_or(&[][..], |v| v.as_slice())
+            })
+            .collect()
+    });
+    t[machine as usize]
+}
+
 /// The name of syscall `n` on `machine`.
 pub fn syscall_name(machine: Machine, n: u32) -> Option<&'static str> {
-    syscalls().get(&(machine.table_key(), n)).copied()
+    machine_syscalls(machine).get(n as usize).copied().flatten()
 }
 
 fn errnos() -> &'static HashMap<u32, &'static str> {
