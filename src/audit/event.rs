@@ -13,6 +13,8 @@ use crate::event::{Bytes, Event, FileInfo, Map, Network, Process, SourceKind, Ti
 pub struct Builder {
     pub(super) fields: Vec<Field<'static>>,
     pub(super) records: Vec<u8>,
+    /// Interpreted values built by the JSON fast path, one field at a time.
+    pub(super) scratch: Vec<u8>,
 }
 
 /// Receives an event's records as they are parsed: the `Event` path builds `Value`s, the JSON

@@ -13,8 +13,9 @@ use super::coalesce::RawEvent;
 use super::event::{
     decoded, file_type, num, recycle, sockaddr, Args, Builder, JsonSink, RecordSink,
 };
-use super::interp::{self, Ctx};
+use super::interp::{self, Ctx, Interp};
 use super::json::{string, value};
+use super::names::{self, Name};
 use super::record::{self, Field, CWD, EXECVE, PATH, PROCTITLE, SOCKADDR, SYSCALL};
 use crate::event::{Network, Value};
 
@@ -97,27 +98,165 @@ struct PathSum<'a> {
     parent: bool,
 }
 
+/// What the summary collects from the records.
+#[derive(Default)]
+struct Sum<'a> {
+    pid: Option<u32>,
+    ppid: Option<u32>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    comm: Option<Cow<'a, [u8]>>,
+    exe: Option<Cow<'a, [u8]>>,
+    pextra: Members<'a>,
+    has_process: bool,
+    args: Args,
+    cwd: Option<Vec<u8>>,
+    network: Option<Network>,
+    keys: Vec<Cow<'a, [u8]>>,
+    summary: Members<'a>,
+    syscall: Option<Cow<'a, [u8]>>,
+}
+
+impl<'a> Default for Members<'a> {
+    fn default() -> Self {
+        Members(Vec::new())
+    }
+}
+
+/// One field as the summary sees it: `raw` and the interpreted `value` (the raw one when
+/// there is none); `keep` makes a value the summary can hold from a slice of `raw`'s
+/// lifetime, `value_at` is `value` when it is such a slice.
+struct F<'r, 'v> {
+    rtype: u32,
+    id: Name,
+    name: &'r [u8],
+    raw: &'r [u8],
+    value: &'v [u8],
+    value_at: Option<&'r [u8]>,
+}
+
+impl<'a> Sum<'a> {
+    fn field<'r, K: Fn(&'r [u8]) -> Cow<'a, [u8]>>(
+        &mut self,
+        f: &F<'r, '_>,
+        first_proc: bool,
+        path: &mut Option<PathSum<'a>>,
+        keep: &K,
+    ) {
+        let value = || match f.value_at {
+            Some(v) => keep(v),
+            None => Cow::Owned(f.value.to_vec()),
+        };
+        match (f.rtype, f.id) {
+            (EXECVE, _) => self.args.add(f.name, f.raw),
+            (PATH, id) => {
+                if let Some(p) = path.as_mut() {
+                    if matches!(
+                        id,
+                        Name::Item
+                            | Name::Name_
+                            | Name::Inode
+                            | Name::Dev
+                            | Name::Mode
+                            | Name::Ouid
+                            | Name::Ogid
+                            | Name::Nametype
+                    ) {
+                        path_add(p, id, keep(f.raw), value());
+                    }
+                }
+            }
+            (CWD, Name::Cwd) => self.cwd = Some(decoded(f.raw)),
+            (PROCTITLE, Name::Proctitle) => {
+                self.pextra.insert("proctitle", V::Split(decoded(f.raw)));
+            }
+            (SOCKADDR, Name::Saddr) => self.network = sockaddr(f.raw),
+            _ => {}
+        }
+        if f.id == Name::Key && f.raw != b"(null)" {
+            self.keys.push(value());
+        }
+        if f.rtype == SYSCALL || first_proc {
+            let n32 = || num(f.raw).and_then(|v| u32::try_from(v).ok());
+            let hit = match f.id {
+                Name::Pid => {
+                    self.pid = n32();
+                    true
+                }
+                Name::Ppid => {
+                    self.ppid = n32();
+                    true
+                }
+                Name::Uid => {
+                    self.uid = n32();
+                    true
+                }
+                Name::Gid => {
+                    self.gid = n32();
+                    true
+                }
+                Name::Comm => {
+                    self.comm = Some(value());
+                    true
+                }
+                Name::Exe => {
+                    self.exe = Some(value());
+                    true
+                }
+                Name::Auid
+                | Name::Euid
+                | Name::Suid
+                | Name::Fsuid
+                | Name::Egid
+                | Name::Sgid
+                | Name::Fsgid
+                | Name::Ses => {
+                    if let Some(v) = num(f.raw) {
+                        self.pextra.insert(f.id.as_str(), V::U64(v));
+                    }
+                    true
+                }
+                Name::Tty => {
+                    self.pextra.insert("tty", V::Text(keep(f.raw)));
+                    true
+                }
+                _ => false,
+            };
+            self.has_process |= hit;
+        }
+        if f.rtype == SYSCALL {
+            match f.id {
+                Name::Syscall => self.syscall = Some(value()),
+                Name::Success => self.summary.insert("success", V::Bool(f.raw == b"yes")),
+                Name::Exit => {
+                    if let Some(e) = std::str::from_utf8(f.raw)
+                        .ok()
+                        .and_then(|s| s.parse::<i64>().ok())
+                    {
+                        self.summary.insert("exit", V::I64(e));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 impl Builder {
     /// The fast path behind `render_json`.
     pub(super) fn render_fast(&mut self, raw: &RawEvent, seq: u64, out: &mut Vec<u8>) {
         let mut records = std::mem::take(&mut self.records);
         records.clear();
+        let mut scratch = std::mem::take(&mut self.scratch);
         let mut sink = JsonSink::new(&mut records);
 
         let mut kind: Option<Cow<'static, str>> = None;
-        let (mut pid, mut ppid, mut uid, mut gid) = (None, None, None, None);
-        let mut comm: Option<Cow<[u8]>> = None;
-        let mut exe: Option<Cow<[u8]>> = None;
-        let mut pextra = Members(Vec::with_capacity(12));
-        let mut has_process = false;
-        let mut args = Args::default();
+        let mut sum = Sum {
+            pextra: Members(Vec::with_capacity(12)),
+            ..Sum::default()
+        };
         let mut paths: Vec<PathSum> = Vec::new();
         let mut primary: Option<(usize, bool)> = None;
-        let mut cwd: Option<Vec<u8>> = None;
-        let mut network: Option<Network> = None;
-        let mut keys: Vec<Cow<[u8]>> = Vec::new();
-        let mut summary = Members(Vec::new());
-        let mut syscall: Option<Cow<[u8]>> = None;
 
         for h in raw.views() {
             let tname = h.type_name();
@@ -135,117 +274,50 @@ impl Builder {
                 mode: None,
                 parent: false,
             });
-            let first_proc = !has_process && h.rtype != PATH && h.rtype != EXECVE;
+            let first_proc = !sum.has_process && h.rtype != PATH && h.rtype != EXECVE;
             for f in &fields {
-                // Values that borrow from the log itself, not from `fields`.
-                let (raw_l, i): (Cow<[u8]>, Option<Cow<[u8]>>) = match &f.raw {
-                    Cow::Borrowed(b) => (
-                        Cow::Borrowed(*b),
-                        interp::interpret(&ctx, f.name, b, &enriched),
-                    ),
-                    Cow::Owned(o) => (
-                        Cow::Owned(o.clone()),
-                        interp::interpret(&ctx, f.name, o, &enriched)
-                            .map(|c| Cow::Owned(c.into_owned())),
-                    ),
-                };
-                sink.field(f.name, &raw_l, i.as_deref());
-                // Cloned only where it is kept (a clone of an owned value allocates).
-                let value: &Cow<[u8]> = i.as_ref().unwrap_or(&raw_l);
-                match h.rtype {
-                    EXECVE => args.add(f.name, &raw_l),
-                    PATH => {
-                        if let Some(p) = path.as_mut() {
-                            if matches!(
-                                f.name,
-                                b"item"
-                                    | b"name"
-                                    | b"inode"
-                                    | b"dev"
-                                    | b"mode"
-                                    | b"ouid"
-                                    | b"ogid"
-                                    | b"nametype"
-                            ) {
-                                path_add(p, f.name, raw_l.clone(), value.clone());
-                            }
-                        }
+                let id = names::classify(f.name);
+                match &f.raw {
+                    // The common case: the value is a slice of the log, and so is what the
+                    // summary keeps of it.
+                    Cow::Borrowed(r) => {
+                        let r: &[u8] = r;
+                        let it = interp::interpret_in(&ctx, id, f.name, r, &enriched, &mut scratch);
+                        let (value, value_at): (&[u8], _) = match it {
+                            Interp::Same => (r, Some(r)),
+                            Interp::At(v) => (v, Some(v)),
+                            Interp::Buf => (&scratch, None),
+                        };
+                        sink.field(f.name, r, (it != Interp::Same).then_some(value));
+                        let fv = F {
+                            rtype: h.rtype,
+                            id,
+                            name: f.name,
+                            raw: r,
+                            value,
+                            value_at,
+                        };
+                        sum.field(&fv, first_proc, &mut path, &Cow::Borrowed);
                     }
-                    CWD if f.name == b"cwd" => cwd = Some(decoded(&raw_l)),
-                    PROCTITLE if f.name == b"proctitle" => {
-                        pextra.insert("proctitle", V::Split(decoded(&raw_l)));
-                    }
-                    SOCKADDR if f.name == b"saddr" => network = sockaddr(&raw_l),
-                    _ => {}
-                }
-                if f.name == b"key" && raw_l.as_ref() != b"(null)" {
-                    keys.push(value.clone());
-                }
-                if h.rtype == SYSCALL || first_proc {
-                    let n32 = || num(&raw_l).and_then(|v| u32::try_from(v).ok());
-                    let hit = match f.name {
-                        b"pid" => {
-                            pid = n32();
-                            true
-                        }
-                        b"ppid" => {
-                            ppid = n32();
-                            true
-                        }
-                        b"uid" => {
-                            uid = n32();
-                            true
-                        }
-                        b"gid" => {
-                            gid = n32();
-                            true
-                        }
-                        b"comm" => {
-                            comm = Some(value.clone());
-                            true
-                        }
-                        b"exe" => {
-                            exe = Some(value.clone());
-                            true
-                        }
-                        b"auid" | b"euid" | b"suid" | b"fsuid" | b"egid" | b"sgid" | b"fsgid"
-                        | b"ses" => {
-                            if let Some(v) = num(&raw_l) {
-                                let k: &'static str = match f.name {
-                                    b"auid" => "auid",
-                                    b"euid" => "euid",
-                                    b"suid" => "suid",
-                                    b"fsuid" => "fsuid",
-                                    b"egid" => "egid",
-                                    b"sgid" => "sgid",
-                                    b"fsgid" => "fsgid",
-                                    _ => "ses",
-                                };
-                                pextra.insert(k, V::U64(v));
-                            }
-                            true
-                        }
-                        b"tty" => {
-                            pextra.insert("tty", V::Text(raw_l.clone()));
-                            true
-                        }
-                        _ => false,
-                    };
-                    has_process |= hit;
-                }
-                if h.rtype == SYSCALL {
-                    match f.name {
-                        b"syscall" => syscall = Some(value.clone()),
-                        b"success" => summary.insert("success", V::Bool(raw_l.as_ref() == b"yes")),
-                        b"exit" => {
-                            if let Some(e) = std::str::from_utf8(&raw_l)
-                                .ok()
-                                .and_then(|s| s.parse::<i64>().ok())
-                            {
-                                summary.insert("exit", V::I64(e));
-                            }
-                        }
-                        _ => {}
+                    Cow::Owned(o) => {
+                        let it = interp::interpret_in(&ctx, id, f.name, o, &enriched, &mut scratch);
+                        let value: &[u8] = match it {
+                            Interp::Same => o,
+                            Interp::At(v) => v,
+                            Interp::Buf => &scratch,
+                        };
+                        sink.field(f.name, o, (it != Interp::Same).then_some(value));
+                        let fv = F {
+                            rtype: h.rtype,
+                            id,
+                            name: f.name,
+                            raw: o,
+                            value,
+                            value_at: None,
+                        };
+                        sum.field(&fv, first_proc, &mut path, &|s: &[u8]| {
+                            Cow::Owned(s.to_vec())
+                        });
                     }
                 }
             }
@@ -258,6 +330,23 @@ impl Builder {
             self.fields = recycle(fields);
         }
         sink.close();
+        self.scratch = scratch;
+        let Sum {
+            pid,
+            ppid,
+            uid,
+            gid,
+            comm,
+            exe,
+            mut pextra,
+            mut has_process,
+            args,
+            cwd,
+            network,
+            keys,
+            summary,
+            syscall,
+        } = sum;
 
         // The event, member by member, as `json::event` writes `Builder::build()`'s.
         let start = out.len();
@@ -398,24 +487,24 @@ impl Builder {
     }
 }
 
-fn path_add<'a>(p: &mut PathSum<'a>, name: &[u8], raw: Cow<'a, [u8]>, value: Cow<'a, [u8]>) {
-    match name {
-        b"item" => {
+fn path_add<'a>(p: &mut PathSum<'a>, id: Name, raw: Cow<'a, [u8]>, value: Cow<'a, [u8]>) {
+    match id {
+        Name::Item => {
             if let Some(v) = num(&raw) {
                 p.rec.insert("item", V::U64(v));
             }
         }
-        b"name" if raw.as_ref() != b"(null)" => {
+        Name::Name_ if raw.as_ref() != b"(null)" => {
             p.name = Some(value.clone());
             p.rec.insert("name", V::Text(value));
         }
-        b"inode" => {
+        Name::Inode => {
             if let Some(v) = num(&raw) {
                 p.rec.insert("inode", V::U64(v));
             }
         }
-        b"dev" => p.rec.insert("dev", V::Text(raw)),
-        b"mode" => {
+        Name::Dev => p.rec.insert("dev", V::Text(raw)),
+        Name::Mode => {
             if let Some(m) = std::str::from_utf8(&raw)
                 .ok()
                 .and_then(|s| u64::from_str_radix(s, 8).ok())
@@ -427,13 +516,13 @@ fn path_add<'a>(p: &mut PathSum<'a>, name: &[u8], raw: Cow<'a, [u8]>, value: Cow
                 );
             }
         }
-        b"ouid" | b"ogid" => {
+        Name::Ouid | Name::Ogid => {
             if let Some(v) = num(&raw) {
                 p.rec
-                    .insert(if name == b"ouid" { "uid" } else { "gid" }, V::U64(v));
+                    .insert(if id == Name::Ouid { "uid" } else { "gid" }, V::U64(v));
             }
         }
-        b"nametype" => {
+        Name::Nametype => {
             p.parent = raw.as_ref() == b"PARENT";
             p.rec.insert("nametype", V::Text(raw));
         }

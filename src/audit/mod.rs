@@ -11,6 +11,7 @@ pub mod event;
 mod fast;
 pub mod interp;
 pub mod json;
+mod names;
 pub mod parse;
 pub mod record;
 mod sysargs;

@@ -1,0 +1,217 @@
+//! Field names that mean something to letrace, recognised with one integer switch.
+//!
+//! Interpretation and the event summary both branch on a field's name; matching the name
+//! bytes against a hundred literals one `memcmp` at a time was a visible part of the profile.
+//! A name of up to 15 bytes is packed into a `u128` (bytes + length) and matched once; the
+//! resulting `Name` carries auparse's default interpretation kind for that name.
+
+use super::interp::Kind;
+
+/// `name`'s bytes in the low 15 bytes, its length in the top byte.
+const fn pack(name: &str) -> u128 {
+    let b = name.as_bytes();
+    let mut v = (b.len() as u128) << 120;
+    let mut i = 0;
+    while i < b.len() {
+        v |= (b[i] as u128) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
+#[inline]
+fn key(name: &[u8]) -> Option<u128> {
+    if name.len() > 15 {
+        return None;
+    }
+    let mut b = [0u8; 16];
+    b[..name.len()].copy_from_slice(name);
+    b[15] = name.len() as u8;
+    Some(u128::from_le_bytes(b))
+}
+
+macro_rules! names {
+    ($($id:ident = $s:literal => $k:ident,)*) => {
+        /// A field name letrace knows (`Other`: any other name).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Name {
+            Other,
+            $($id,)*
+        }
+
+        #[allow(non_upper_case_globals)]
+        mod packed {
+            $(pub const $id: u128 = super::pack($s);)*
+        }
+
+        /// The `Name` of a field name.
+        #[inline]
+        pub fn classify(name: &[u8]) -> Name {
+            let Some(k) = key(name) else {
+                return Name::Other;
+            };
+            match k {
+                $(packed::$id => Name::$id,)*
+                _ => Name::Other,
+            }
+        }
+
+        impl Name {
+            /// auparse's interpretation for the name, before per-record-type overrides.
+            #[inline]
+            pub fn base_kind(self) -> Kind {
+                match self {
+                    Name::Other => Kind::Plain,
+                    $(Name::$id => Kind::$k,)*
+                }
+            }
+
+            /// The name as written in the log (`""` for `Other`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    Name::Other => "",
+                    $(Name::$id => $s,)*
+                }
+            }
+
+            #[cfg(test)]
+            const ALL: &'static [Name] = &[$(Name::$id,)*];
+        }
+    };
+}
+
+names! {
+    Auid = "auid" => Uid,
+    Uid = "uid" => Uid,
+    Euid = "euid" => Uid,
+    Suid = "suid" => Uid,
+    Fsuid = "fsuid" => Uid,
+    Ouid = "ouid" => Uid,
+    Oauid = "oauid" => Uid,
+    OldAuid = "old-auid" => Uid,
+    Iuid = "iuid" => Uid,
+    Id = "id" => Uid,
+    InodeUid = "inode_uid" => Uid,
+    Sauid = "sauid" => Uid,
+    ObjUid = "obj_uid" => Uid,
+    ObjGid = "obj_gid" => Gid,
+    Gid = "gid" => Gid,
+    Egid = "egid" => Gid,
+    Sgid = "sgid" => Gid,
+    Fsgid = "fsgid" => Gid,
+    Ogid = "ogid" => Gid,
+    Igid = "igid" => Gid,
+    InodeGid = "inode_gid" => Gid,
+    NewGid = "new_gid" => Gid,
+    Syscall = "syscall" => Syscall,
+    Arch = "arch" => Arch,
+    Exit = "exit" => Exit,
+    Path = "path" => Escaped,
+    Comm = "comm" => Escaped,
+    Exe = "exe" => Escaped,
+    File = "file" => Escaped,
+    Name_ = "name" => Escaped,
+    Watch = "watch" => Escaped,
+    Cwd = "cwd" => Escaped,
+    Cmd = "cmd" => Escaped,
+    Dir = "dir" => Escaped,
+    Key = "key" => Escaped,
+    Vm = "vm" => Escaped,
+    OldChardev = "old-chardev" => Escaped,
+    NewChardev = "new-chardev" => Escaped,
+    OldDisk = "old-disk" => Escaped,
+    NewDisk = "new-disk" => Escaped,
+    OldFs = "old-fs" => Escaped,
+    NewFs = "new-fs" => Escaped,
+    OldNet = "old-net" => Escaped,
+    NewNet = "new-net" => Escaped,
+    Device = "device" => Escaped,
+    Cgroup = "cgroup" => Escaped,
+    OldRng = "old-rng" => Escaped,
+    NewRng = "new-rng" => Escaped,
+    Ocomm = "ocomm" => Escaped,
+    Grp = "grp" => Escaped,
+    NewGroup = "new_group" => Escaped,
+    InvalidContext = "invalid_context" => Escaped,
+    Sw = "sw" => Escaped,
+    RootDir = "root_dir" => Escaped,
+    // Debian builds auparse with AppArmor support.
+    Apparmor = "apparmor" => Escaped,
+    Operation = "operation" => Escaped,
+    DeniedMask = "denied_mask" => Escaped,
+    Info = "info" => Escaped,
+    Profile = "profile" => Escaped,
+    RequestedMask = "requested_mask" => Escaped,
+    Perm = "perm" => Perm,
+    PermMask = "perm_mask" => Perm,
+    Mode = "mode" => Mode,
+    Saddr = "saddr" => Sockaddr,
+    Prom = "prom" => Promisc,
+    OldProm = "old_prom" => Promisc,
+    Capability = "capability" => Capability,
+    Res = "res" => Success,
+    Result = "result" => Success,
+    A0 = "a0" => A0,
+    A1 = "a1" => A1,
+    A2 = "a2" => A2,
+    A3 = "a3" => A3,
+    Sig = "sig" => Signal,
+    SigevSigno = "sigev_signo" => Signal,
+    List = "list" => List,
+    Data = "data" => TtyData,
+    Ses = "ses" => Session,
+    CapPi = "cap_pi" => CapBitmap,
+    CapPe = "cap_pe" => CapBitmap,
+    CapPp = "cap_pp" => CapBitmap,
+    CapPa = "cap_pa" => CapBitmap,
+    CapFi = "cap_fi" => CapBitmap,
+    CapFp = "cap_fp" => CapBitmap,
+    Fp = "fp" => CapBitmap,
+    Fi = "fi" => CapBitmap,
+    OldPp = "old_pp" => CapBitmap,
+    OldPi = "old_pi" => CapBitmap,
+    OldPe = "old_pe" => CapBitmap,
+    OldPa = "old_pa" => CapBitmap,
+    NewPp = "new_pp" => CapBitmap,
+    NewPi = "new_pi" => CapBitmap,
+    NewPe = "new_pe" => CapBitmap,
+    Pp = "pp" => CapBitmap,
+    Pi = "pi" => CapBitmap,
+    Pe = "pe" => CapBitmap,
+    Pa = "pa" => CapBitmap,
+    Family = "family" => Nfproto,
+    Code = "code" => Seccomp,
+    Proctitle = "proctitle" => Proctitle,
+    // Names with per-record-type rules or a place in the summary.
+    Acct = "acct" => Plain,
+    Flags = "flags" => Plain,
+    Pid = "pid" => Plain,
+    Ppid = "ppid" => Plain,
+    Tty = "tty" => Plain,
+    Success = "success" => Plain,
+    Item = "item" => Plain,
+    Inode = "inode" => Plain,
+    Dev = "dev" => Plain,
+    Nametype = "nametype" => Plain,
+    Argc = "argc" => Plain,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_is_recognised_and_nothing_else() {
+        for &n in Name::ALL {
+            assert_eq!(classify(n.as_str().as_bytes()), n, "{n:?}");
+            // A prefix, an extension or a NUL-padded copy is another name.
+            let s = n.as_str().as_bytes();
+            assert_ne!(classify(&s[..s.len() - 1]), n);
+            assert_ne!(classify(&[s, b"x"].concat()), n);
+            assert_ne!(classify(&[s, b"\0"].concat()), n);
+        }
+        assert_eq!(classify(b""), Name::Other);
+        assert_eq!(classify(b"requested_mask_x"), Name::Other);
+        assert_eq!(classify(b"UID"), Name::Other);
+    }
+}
