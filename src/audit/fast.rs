@@ -31,6 +31,7 @@ enum V<'a> {
 }
 
 /// An ordered map with `Map::insert`'s rule: a key seen again keeps its place.
+#[derive(Default)]
 struct Members<'a>(Vec<(&'static str, V<'a>)>);
 
 impl<'a> Members<'a> {
@@ -115,12 +116,6 @@ struct Sum<'a> {
     keys: Vec<Cow<'a, [u8]>>,
     summary: Members<'a>,
     syscall: Option<Cow<'a, [u8]>>,
-}
-
-impl<'a> Default for Members<'a> {
-    fn default() -> Self {
-        Members(Vec::new())
-    }
 }
 
 /// One field as the summary sees it: `raw` and the interpreted `value` (the raw one when
