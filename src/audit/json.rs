@@ -17,58 +17,90 @@ static PLAIN: [bool; 256] = {
 /// Appends `"…"`: `bytes` escaped by `crate::text::escape`, then as a JSON string.
 #[inline]
 pub fn string(bytes: &[u8], out: &mut Vec<u8>) {
-    // Nearly every value is printable ASCII without `"` or `\`: one scan, one copy. Quoted
+    // Nearly every value is printable ASCII without `"` or `\`: one check, one copy. Quoted
     // raw values (`"/bin/sh"`) are the next most common: only their two quotes need work.
-    let at = special_at(bytes);
-    if at == bytes.len() {
+    if plain(bytes) {
         return quoted_plain(bytes, out);
     }
-    if at == 0 && bytes.len() >= 2 && bytes[0] == b'"' {
-        let inner = &bytes[1..bytes.len() - 1];
-        if bytes[bytes.len() - 1] == b'"' && special_at(inner) == inner.len() {
+    if let [b'"', inner @ .., b'"'] = bytes {
+        if plain(inner) {
             out.reserve(inner.len() + 6);
-            out.extend_from_slice(b"\"\\\"");
-            out.extend_from_slice(inner);
-            out.extend_from_slice(b"\\\"\"");
+            put(out, b"\"\\\"");
+            put(out, inner);
+            put(out, b"\\\"\"");
             return;
         }
     }
     escaped(bytes, out);
 }
 
-/// Appends `"…"` for bytes already known to be plain (`special_at(bytes) == bytes.len()`).
+/// Appends `"…"` for bytes already known to be `plain`.
 #[inline]
 pub fn quoted_plain(bytes: &[u8], out: &mut Vec<u8>) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    out.extend_from_slice(bytes);
+    put(out, bytes);
     out.push(b'"');
 }
 
-/// The index of the first byte that is not written as it is (a control byte, DEL,
-/// non-ASCII, `"` or `\`), or `bytes.len()`.
+/// Appends `b`. Most of what the renderer writes is a few bytes long: those are copied with
+/// two overlapping word moves instead of a call to `memcpy`.
 #[inline]
-pub fn special_at(bytes: &[u8]) -> usize {
-    let mut i = 0;
-    while i + 8 <= bytes.len() {
-        let m = special_mask(word(&bytes[i..i + 8]));
-        if m != 0 {
-            return i + (m.trailing_zeros() / 8) as usize;
+pub fn put(out: &mut Vec<u8>, b: &[u8]) {
+    let n = b.len();
+    if n > 16 {
+        return out.extend_from_slice(b);
+    }
+    out.reserve(16);
+    let len = out.len();
+    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    // SAFETY: `reserve(16)` makes the 16 bytes after `len` writable, `n <= 16`, every write
+    // below ends at or before `dst + n`, and together they cover `dst .. dst + n`, so the
+    // new length only covers initialised bytes.
+    unsafe {
+        if n >= 8 {
+            let head = u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+            let t = &b[n - 8..];
+            let tail = u64::from_ne_bytes([t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]]);
+            dst.cast::<u64>().write_unaligned(head);
+            dst.add(n - 8).cast::<u64>().write_unaligned(tail);
+        } else if n >= 4 {
+            let head = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+            let t = &b[n - 4..];
+            let tail = u32::from_ne_bytes([t[0], t[1], t[2], t[3]]);
+            dst.cast::<u32>().write_unaligned(head);
+            dst.add(n - 4).cast::<u32>().write_unaligned(tail);
+        } else {
+            for (i, &c) in b.iter().enumerate() {
+                dst.add(i).write(c);
+            }
         }
-        i += 8;
+        out.set_len(len + n);
     }
-    if i == bytes.len() {
-        return i;
+}
+
+/// True when `bytes` is printable ASCII without `"` and `\` (written as they are).
+#[inline]
+pub fn plain(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    if n >= 8 {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            if !all_plain(c) {
+                return false;
+            }
+        }
+        // The tail as the last 8 bytes (overlapping ones were checked: harmless).
+        return chunks.remainder().is_empty() || all_plain(&bytes[n - 8..]);
     }
-    // The tail, padded with a plain byte, as one more word.
-    let rest = &bytes[i..];
-    let mut w = [b'a'; 8];
-    w[..rest.len()].copy_from_slice(rest);
-    let m = special_mask(u64::from_le_bytes(w));
-    if m != 0 {
-        return i + (m.trailing_zeros() / 8) as usize;
+    if n >= 4 {
+        // Two overlapping halves: every byte is in the word at least once.
+        let lo = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as u64;
+        let t = &bytes[n - 4..];
+        let hi = u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as u64;
+        return special_mask(lo | hi << 32) == 0;
     }
-    bytes.len()
+    bytes.iter().all(|&c| PLAIN[c as usize])
 }
 
 /// The general case of `string`.
@@ -120,8 +152,8 @@ fn all_plain(b: &[u8]) -> bool {
     special_mask(word(b)) == 0
 }
 
-/// The high bit of each byte of `w` that is special (see `special_at`); bits above the
-/// lowest one may be false alarms (borrows), so only the lowest is meaningful.
+/// The high bit of each byte of `w` that is special (a control byte, DEL, non-ASCII, `"` or
+/// `\`); bits above the lowest one may be false alarms (borrows): only zero is exact.
 #[inline]
 fn special_mask(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -270,7 +302,7 @@ pub fn network(n: &crate::event::Network, out: &mut Vec<u8>) {
 
 fn uint(n: u64, out: &mut Vec<u8>) {
     let mut b = itoa_buf();
-    out.extend_from_slice(fmt_u64(n, &mut b));
+    put(out, fmt_u64(n, &mut b));
 }
 
 fn itoa_buf() -> [u8; 20] {
@@ -337,6 +369,19 @@ mod tests {
     use crate::event::{Bytes, Value};
 
     #[test]
+    fn put_copies_every_length() {
+        let src: Vec<u8> = (0..40u8).map(|i| b'A' + i).collect();
+        for n in 0..=src.len() {
+            for pre in [0, 1, 7] {
+                let mut out = vec![b'.'; pre];
+                put(&mut out, &src[..n]);
+                assert_eq!(&out[pre..], &src[..n]);
+                assert_eq!(out.len(), pre + n);
+            }
+        }
+    }
+
+    #[test]
     fn same_bytes_as_serde() {
         let mut cases: Vec<Vec<u8>> = vec![
             b"plain".to_vec(),
@@ -348,9 +393,9 @@ mod tests {
         ];
         for a in 0u8..=255 {
             cases.push(vec![b'x', a, b'"', a]);
-            // Every byte at every position of the 8-byte fast path.
-            for k in 0..17 {
-                let mut v = vec![b'y'; 17];
+            // Every byte at every position of strings of every length around the word size.
+            for (len, k) in (1..18).flat_map(|l| (0..l).map(move |k| (l, k))) {
+                let mut v = vec![b'y'; len];
                 v[k] = a;
                 cases.push(v.clone());
                 // The same inside quotes (the quoted-raw-value path).

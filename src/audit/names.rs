@@ -21,13 +21,30 @@ const fn pack(name: &str) -> u128 {
 
 #[inline]
 fn key(name: &[u8]) -> Option<u128> {
-    if name.len() > 15 {
-        return None;
-    }
-    let mut b = [0u8; 16];
-    b[..name.len()].copy_from_slice(name);
-    b[15] = name.len() as u8;
-    Some(u128::from_le_bytes(b))
+    let n = name.len();
+    let bytes = match n {
+        // Two overlapping words: the bytes they share are the same, so OR-ing is exact.
+        8..=15 => {
+            let t = &name[n - 8..];
+            let lo = u64::from_le_bytes([
+                name[0], name[1], name[2], name[3], name[4], name[5], name[6], name[7],
+            ]);
+            let hi = u64::from_le_bytes([t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]]);
+            lo as u128 | (hi as u128) << (8 * (n - 8))
+        }
+        4..=7 => {
+            let t = &name[n - 4..];
+            let lo = u32::from_le_bytes([name[0], name[1], name[2], name[3]]);
+            let hi = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
+            (lo as u128) | (hi as u128) << (8 * (n - 4))
+        }
+        0..=3 => name
+            .iter()
+            .enumerate()
+            .fold(0u128, |v, (i, &c)| v | (c as u128) << (8 * i)),
+        _ => return None,
+    };
+    Some(bytes | (n as u128) << 120)
 }
 
 macro_rules! names {
