@@ -212,8 +212,23 @@ pub(super) fn decoded(raw: &[u8]) -> Vec<u8> {
     }
 }
 
+/// `raw` as `str::parse::<u64>` reads it (an optional `+`, then only digits), on bytes.
 pub(super) fn num(raw: &[u8]) -> Option<u64> {
-    std::str::from_utf8(raw).ok()?.parse().ok()
+    let d = match raw {
+        [b'+', rest @ ..] => rest,
+        _ => raw,
+    };
+    if d.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in d {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(n)
 }
 
 #[derive(Default)]
@@ -630,6 +645,33 @@ mod tests {
     /// Records the kernel wrote for five execve calls with awkward arguments (captured by
     /// tests/audit_live.rs with LETRACE_AUDIT_CAPTURE).
     const LIVE: &[u8] = include_bytes!("testdata/live-execve.log");
+
+    #[test]
+    fn num_reads_what_str_parse_reads() {
+        let cases = [
+            "",
+            "+",
+            "-",
+            "0",
+            "+0",
+            "-0",
+            "007",
+            "12a",
+            " 1",
+            "1 ",
+            "18446744073709551615",
+            "18446744073709551616",
+            "+18446744073709551615",
+            "99999999999999999999",
+            "4294967295",
+            "\u{e9}1",
+            "1.5",
+            "0x10",
+        ];
+        for c in cases {
+            assert_eq!(num(c.as_bytes()), c.parse::<u64>().ok(), "{c:?}");
+        }
+    }
 
     #[test]
     fn corrupt_argument_counts_stay_small() {

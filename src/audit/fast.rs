@@ -28,6 +28,8 @@ enum V<'a> {
     /// A list of strings split at NUL (proctitle).
     Split(Vec<u8>),
     List(Vec<Cow<'a, [u8]>>),
+    /// A number written as an octal string (`"755"`).
+    Oct(u64),
 }
 
 /// An ordered map with `Map::insert`'s rule: a key seen again keeps its place.
@@ -52,6 +54,20 @@ fn write_v(v: &V<'_>, out: &mut Vec<u8>) {
         V::I64(n) => value(&Value::I64(*n), out),
         V::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         V::Text(t) => string(t, out),
+        V::Oct(n) => {
+            let mut b = [0u8; 24];
+            let mut i = b.len();
+            let mut n = *n;
+            loop {
+                i -= 1;
+                b[i] = b'0' + (n & 7) as u8;
+                n >>= 3;
+                if n == 0 {
+                    break;
+                }
+            }
+            super::json::quoted_plain(&b[i..], out);
+        }
         V::Split(t) => {
             out.push(b'[');
             for (i, p) in t.split(|&c| c == 0).enumerate() {
@@ -224,10 +240,7 @@ impl<'a> Sum<'a> {
                 Name::Syscall => self.syscall = Some(value()),
                 Name::Success => self.summary.insert("success", V::Bool(f.raw == b"yes")),
                 Name::Exit => {
-                    if let Some(e) = std::str::from_utf8(f.raw)
-                        .ok()
-                        .and_then(|s| s.parse::<i64>().ok())
-                    {
+                    if let Some(e) = int(f.raw) {
                         self.summary.insert("exit", V::I64(e));
                     }
                 }
@@ -505,10 +518,7 @@ fn path_add<'a>(p: &mut PathSum<'a>, id: Name, raw: Cow<'a, [u8]>, value: Cow<'a
                 .and_then(|s| u64::from_str_radix(s, 8).ok())
             {
                 p.mode = Some(m);
-                p.rec.insert(
-                    "mode",
-                    V::Text(Cow::Owned(format!("{:o}", m & 0o7777).into_bytes())),
-                );
+                p.rec.insert("mode", V::Oct(m & 0o7777));
             }
         }
         Name::Ouid | Name::Ogid => {
@@ -522,5 +532,51 @@ fn path_add<'a>(p: &mut PathSum<'a>, id: Name, raw: Cow<'a, [u8]>, value: Cow<'a
             p.rec.insert("nametype", V::Text(raw));
         }
         _ => {}
+    }
+}
+
+/// `raw` as `str::parse::<i64>` reads it, on bytes.
+fn int(raw: &[u8]) -> Option<i64> {
+    let (neg, d) = match raw {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, raw),
+    };
+    let n = num(d).filter(|_| d.first() != Some(&b'+'))?;
+    if neg {
+        // -(2^63) is the one magnitude that fits only as a negative number.
+        (n <= 1 << 63).then(|| (n as i64).wrapping_neg())
+    } else {
+        i64::try_from(n).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn int_reads_what_str_parse_reads() {
+        let cases = [
+            "",
+            "+",
+            "-",
+            "0",
+            "-0",
+            "+-1",
+            "-+1",
+            "--1",
+            "-13",
+            "+13",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "1x",
+            "-",
+        ];
+        for c in cases {
+            assert_eq!(int(c.as_bytes()), c.parse::<i64>().ok(), "{c:?}");
+        }
     }
 }

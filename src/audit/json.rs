@@ -310,14 +310,24 @@ fn itoa_buf() -> [u8; 20] {
 }
 
 fn fmt_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    // Two digits per division.
+    const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
     let mut i = buf.len();
-    loop {
+    while n >= 100 {
+        let r = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i] = PAIRS[r];
+        buf[i + 1] = PAIRS[r + 1];
+    }
+    if n >= 10 {
+        let r = n as usize * 2;
+        i -= 2;
+        buf[i] = PAIRS[r];
+        buf[i + 1] = PAIRS[r + 1];
+    } else {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[i] = b'0' + n as u8;
     }
     &buf[i..]
 }
@@ -367,6 +377,18 @@ pub fn value(v: &crate::event::Value, out: &mut Vec<u8>) {
 mod tests {
     use super::*;
     use crate::event::{Bytes, Value};
+
+    #[test]
+    fn numbers_as_serde_writes_them() {
+        let mut cases = vec![0, 1, 9, 10, 99, 100, 101, 999, 1000, u64::MAX, u64::MAX - 1];
+        cases.extend((0..64).map(|s| 1u64 << s));
+        cases.extend((1..20).map(|d| 10u64.pow(d) - 1));
+        for n in cases {
+            let mut mine = Vec::new();
+            uint(n, &mut mine);
+            assert_eq!(mine, n.to_string().into_bytes());
+        }
+    }
 
     #[test]
     fn put_copies_every_length() {
