@@ -88,6 +88,39 @@ impl<'a> JsonSink<'a> {
     }
 }
 
+impl JsonSink<'_> {
+    /// `field` for the fast path: `known` says the name is one of `names::Name`'s (plain
+    /// ASCII: no escaping check), and the line's room is reserved once.
+    #[inline]
+    pub(super) fn field_json(
+        &mut self,
+        known: bool,
+        name: &[u8],
+        raw: &[u8],
+        interp: Option<&[u8]>,
+    ) {
+        let out = &mut *self.out;
+        out.reserve(name.len() + raw.len() + interp.map_or(0, <[u8]>::len) + 16);
+        if !self.first_field {
+            out.push(b',');
+        }
+        self.first_field = false;
+        out.push(b'[');
+        if known {
+            super::json::quoted_plain(name, out);
+        } else {
+            super::json::string(name, out);
+        }
+        out.push(b',');
+        super::json::string(raw, out);
+        if let Some(v) = interp {
+            out.push(b',');
+            super::json::string(v, out);
+        }
+        out.push(b']');
+    }
+}
+
 impl RecordSink for JsonSink<'_> {
     fn record(&mut self, type_name: Cow<'static, str>, _nfields: usize) {
         self.close();

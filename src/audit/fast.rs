@@ -296,7 +296,12 @@ impl Builder {
                             Interp::At(v) => (v, Some(v)),
                             Interp::Buf => (&scratch, None),
                         };
-                        sink.field(f.name, r, (it != Interp::Same).then_some(value));
+                        sink.field_json(
+                            id != Name::Other,
+                            f.name,
+                            r,
+                            (it != Interp::Same).then_some(value),
+                        );
                         let fv = F {
                             rtype: h.rtype,
                             id,
@@ -314,7 +319,12 @@ impl Builder {
                             Interp::At(v) => v,
                             Interp::Buf => &scratch,
                         };
-                        sink.field(f.name, o, (it != Interp::Same).then_some(value));
+                        sink.field_json(
+                            id != Name::Other,
+                            f.name,
+                            o,
+                            (it != Interp::Same).then_some(value),
+                        );
                         let fv = F {
                             rtype: h.rtype,
                             id,

@@ -85,17 +85,22 @@ pub fn type_name(rtype: u32, token: &[u8]) -> Cow<'static, str> {
 }
 
 /// The types that make up nearly every log, without a table lookup.
+#[inline]
 fn common_type(tok: &[u8]) -> Option<(u32, &'static str)> {
-    Some(match tok {
-        b"SYSCALL" => (SYSCALL, "SYSCALL"),
-        b"PATH" => (PATH, "PATH"),
-        b"CWD" => (CWD, "CWD"),
-        b"EXECVE" => (EXECVE, "EXECVE"),
-        b"PROCTITLE" => (PROCTITLE, "PROCTITLE"),
-        b"EOE" => (EOE, "EOE"),
-        b"SOCKADDR" => (SOCKADDR, "SOCKADDR"),
+    // One length switch, then one comparison (a chain of `memcmp` calls showed in profiles).
+    let (n, name): (u32, &'static str) = match tok.len() {
+        3 => (EOE, "EOE"),
+        4 => (PATH, "PATH"),
+        6 => (EXECVE, "EXECVE"),
+        7 => (SYSCALL, "SYSCALL"),
+        8 => (SOCKADDR, "SOCKADDR"),
+        9 => (PROCTITLE, "PROCTITLE"),
         _ => return None,
-    })
+    };
+    if tok == name.as_bytes() {
+        return Some((n, name));
+    }
+    (tok == b"CWD").then_some((CWD, "CWD"))
 }
 
 fn strip_prefix<'a>(s: &'a [u8], p: &[u8]) -> Option<&'a [u8]> {
@@ -492,6 +497,26 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn common_types_resolve_without_the_table() {
+        for (tok, n) in [
+            ("SYSCALL", SYSCALL),
+            ("PATH", PATH),
+            ("CWD", CWD),
+            ("EXECVE", EXECVE),
+            ("PROCTITLE", PROCTITLE),
+            ("EOE", EOE),
+            ("SOCKADDR", SOCKADDR),
+        ] {
+            assert_eq!(common_type(tok.as_bytes()), Some((n, tok)));
+            assert_eq!(tables::type_name(n), Some(tok));
+            assert_eq!(common_type(tok.to_lowercase().as_bytes()), None);
+        }
+        for tok in ["", "EO", "EOF", "CWDX", "PATHS", "USER_AUTH", "SYSCALl"] {
+            assert_eq!(common_type(tok.as_bytes()), None, "{tok}");
+        }
     }
 
     #[test]

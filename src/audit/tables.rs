@@ -12,7 +12,8 @@ const SYSCALLS: &str = include_str!("data/syscalls.txt");
 const ERRNOS: &str = include_str!("data/errno.txt");
 
 struct MsgTypes {
-    by_num: HashMap<u32, &'static str>,
+    /// Indexed by type number (they are all below ~3000).
+    by_num: Vec<Option<&'static str>>,
     by_name: HashMap<&'static str, u32>,
 }
 
@@ -20,12 +21,18 @@ fn msgtypes() -> &'static MsgTypes {
     static T: OnceLock<MsgTypes> = OnceLock::new();
     T.get_or_init(|| {
         let mut t = MsgTypes {
-            by_num: HashMap::new(),
+            by_num: Vec::new(),
             by_name: HashMap::new(),
         };
         for (n, name) in data_lines(MSGTYPES) {
             if let (Ok(n), Some(name)) = (n.parse::<u32>(), name.first()) {
-                t.by_num.entry(n).or_insert(name);
+                let i = n as usize;
+                if i < 1 << 16 {
+                    if t.by_num.len() <= i {
+                        t.by_num.resize(i + 1, None);
+                    }
+                    t.by_num[i].get_or_insert(name);
+                }
                 t.by_name.entry(name).or_insert(n);
             }
         }
@@ -46,7 +53,7 @@ fn data_lines(s: &'static str) -> impl Iterator<Item = (&'static str, Vec<&'stat
 
 /// The name of record type `n` (`SYSCALL` for 1300), when libaudit knows it.
 pub fn type_name(n: u32) -> Option<&'static str> {
-    msgtypes().by_num.get(&n).copied()
+    msgtypes().by_num.get(n as usize).copied().flatten()
 }
 
 /// The number of a record type name (`SYSCALL` -> 1300).
