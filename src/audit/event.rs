@@ -15,6 +15,8 @@ pub struct Builder {
     pub(super) records: Vec<u8>,
     /// Interpreted values built by the JSON fast path, one field at a time.
     pub(super) scratch: Vec<u8>,
+    /// The last event's second and its RFC 3339 form (see `fast::write_time`).
+    pub(super) time: (u64, [u8; 30]),
 }
 
 /// Receives an event's records as they are parsed: the `Event` path builds `Value`s, the JSON
@@ -99,25 +101,8 @@ impl JsonSink<'_> {
         raw: &[u8],
         interp: Option<&[u8]>,
     ) {
-        let out = &mut *self.out;
-        out.reserve(name.len() + raw.len() + interp.map_or(0, <[u8]>::len) + 16);
-        if !self.first_field {
-            out.push(b',');
-        }
+        super::json::field(self.out, self.first_field, known, name, raw, interp);
         self.first_field = false;
-        out.push(b'[');
-        if known {
-            super::json::quoted_plain(name, out);
-        } else {
-            super::json::string(name, out);
-        }
-        out.push(b',');
-        super::json::string(raw, out);
-        if let Some(v) = interp {
-            out.push(b',');
-            super::json::string(v, out);
-        }
-        out.push(b']');
     }
 }
 

@@ -38,7 +38,9 @@ struct Members<'a>(Vec<(&'static str, V<'a>)>);
 
 impl<'a> Members<'a> {
     fn insert(&mut self, k: &'static str, v: V<'a>) {
-        match self.0.iter_mut().find(|(n, _)| *n == k) {
+        // Keys are literals: the same address is the same key, without a `memcmp` call.
+        let same = |n: &str| std::ptr::eq(n, k) || n == k;
+        match self.0.iter_mut().find(|(n, _)| same(n)) {
             Some(slot) => slot.1 = v,
             None => self.0.push((k, v)),
         }
@@ -369,11 +371,7 @@ impl Builder {
         // The event, member by member, as `json::event` writes `Builder::build()`'s.
         let start = out.len();
         out.extend_from_slice(b"{\"time\":\"");
-        crate::event::Timestamp {
-            secs: raw.sec as i64,
-            nanos: raw.nanos,
-        }
-        .write_rfc3339(out);
+        write_time(&mut self.time, raw.sec, raw.nanos, out);
         out.extend_from_slice(b"\",\"seq\":");
         value(&Value::U64(seq), out);
         out.extend_from_slice(b",\"host\":");
@@ -505,6 +503,37 @@ impl Builder {
     }
 }
 
+/// `Timestamp::write_rfc3339`, with the date and time of day kept from the previous event
+/// (consecutive events nearly always share their second).
+fn write_time(cache: &mut (u64, [u8; 30]), sec: u64, nanos: u32, out: &mut Vec<u8>) {
+    // Beyond year 9999 the timestamp is clamped, nanoseconds included: no shortcut.
+    const MAX: u64 = 253_402_300_799;
+    let ts = |nanos| crate::event::Timestamp {
+        secs: sec as i64,
+        nanos,
+    };
+    if sec > MAX {
+        return ts(nanos).write_rfc3339(out);
+    }
+    // A filled cache starts with a digit, never 0.
+    if cache.0 != sec || cache.1[0] == 0 {
+        let mut v = Vec::with_capacity(30);
+        ts(0).write_rfc3339(&mut v);
+        if v.len() != 30 {
+            return ts(nanos).write_rfc3339(out);
+        }
+        cache.1.copy_from_slice(&v);
+        cache.0 = sec;
+    }
+    let mut b = cache.1;
+    let mut n = nanos.min(999_999_999);
+    for d in b[20..29].iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(&b);
+}
+
 fn path_add<'a>(p: &mut PathSum<'a>, id: Name, raw: Cow<'a, [u8]>, value: Cow<'a, [u8]>) {
     match id {
         Name::Item => {
@@ -564,6 +593,32 @@ fn int(raw: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_time_is_the_timestamp() {
+        let mut cache = (0, [0u8; 30]);
+        for (sec, nanos) in [
+            (0u64, 0u32),
+            (0, 5),
+            (1_700_000_000, 123_000_000),
+            (1_700_000_000, 999_999_999),
+            (1_700_000_001, 1),
+            (253_402_300_799, 7),
+            (253_402_300_800, 7),
+            (u64::MAX, 1_500_000_000),
+            (5, 2_000_000_000),
+        ] {
+            let mut mine = Vec::new();
+            write_time(&mut cache, sec, nanos, &mut mine);
+            let mut want = Vec::new();
+            crate::event::Timestamp {
+                secs: sec as i64,
+                nanos,
+            }
+            .write_rfc3339(&mut want);
+            assert_eq!(mine, want, "{sec} {nanos}");
+        }
+    }
 
     #[test]
     fn int_reads_what_str_parse_reads() {

@@ -47,6 +47,52 @@ fn key(name: &[u8]) -> Option<u128> {
     Some(bytes | (n as u128) << 120)
 }
 
+/// Slots of the open-addressing table (a power of two, about four times the names).
+const SLOTS: usize = 512;
+
+/// The slot a packed name starts probing at.
+const fn slot(k: u128) -> usize {
+    let x = (k as u64) ^ ((k >> 64) as u64).rotate_left(29);
+    (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 55) as usize & (SLOTS - 1)
+}
+
+/// Packed name -> `Name`, built at compile time; a packed name is never 0 (its length byte
+/// is not), so 0 marks an empty slot.
+static TABLE: [(u128, Name); SLOTS] = {
+    let mut t = [(0u128, Name::Other); SLOTS];
+    let mut j = 0;
+    while j < LIST.len() {
+        let (k, n) = LIST[j];
+        let mut i = slot(k);
+        while t[i].0 != 0 {
+            i = (i + 1) & (SLOTS - 1);
+        }
+        t[i] = (k, n);
+        j += 1;
+    }
+    t
+};
+
+/// The `Name` of a field name: one hash, nearly always one probe (a `match` over a hundred
+/// 128-bit constants compiled to a tree of hard-to-predict branches).
+#[inline]
+pub fn classify(name: &[u8]) -> Name {
+    let Some(k) = key(name) else {
+        return Name::Other;
+    };
+    let mut i = slot(k);
+    loop {
+        let (kk, n) = TABLE[i];
+        if kk == k {
+            return n;
+        }
+        if kk == 0 {
+            return Name::Other;
+        }
+        i = (i + 1) & (SLOTS - 1);
+    }
+}
+
 macro_rules! names {
     ($($id:ident = $s:literal => $k:ident,)*) => {
         /// A field name letrace knows (`Other`: any other name).
@@ -61,17 +107,8 @@ macro_rules! names {
             $(pub const $id: u128 = super::pack($s);)*
         }
 
-        /// The `Name` of a field name.
-        #[inline]
-        pub fn classify(name: &[u8]) -> Name {
-            let Some(k) = key(name) else {
-                return Name::Other;
-            };
-            match k {
-                $(packed::$id => Name::$id,)*
-                _ => Name::Other,
-            }
-        }
+        /// Every name with its packed form, in declaration order.
+        const LIST: &[(u128, Name)] = &[$((packed::$id, Name::$id),)*];
 
         impl Name {
             /// auparse's interpretation for the name, before per-record-type overrides.
