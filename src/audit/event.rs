@@ -17,6 +17,8 @@ pub struct Builder {
     pub(super) scratch: Vec<u8>,
     /// The last event's second and its RFC 3339 form (see `fast::write_time`).
     pub(super) time: (u64, [u8; 30]),
+    /// The summary's vectors, kept between events by the JSON fast path.
+    pub(super) bufs: super::fast::Bufs,
 }
 
 /// Receives an event's records as they are parsed: the `Event` path builds `Value`s, the JSON

@@ -27,7 +27,6 @@ enum V<'a> {
     Text(Cow<'a, [u8]>),
     /// A list of strings split at NUL (proctitle).
     Split(Vec<u8>),
-    List(Vec<Cow<'a, [u8]>>),
     /// A number written as an octal string (`"755"`).
     Oct(u64),
 }
@@ -73,16 +72,6 @@ fn write_v(v: &V<'_>, out: &mut Vec<u8>) {
         V::Split(t) => {
             out.push(b'[');
             for (i, p) in t.split(|&c| c == 0).enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                string(p, out);
-            }
-            out.push(b']');
-        }
-        V::List(items) => {
-            out.push(b'[');
-            for (i, p) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
@@ -261,11 +250,14 @@ impl Builder {
         let mut sink = JsonSink::new(&mut records);
 
         let mut kind: Option<Cow<'static, str>> = None;
+        let mut bufs = std::mem::take(&mut self.bufs);
         let mut sum = Sum {
-            pextra: Members(Vec::with_capacity(12)),
+            pextra: Members(reuse(std::mem::take(&mut bufs.pextra))),
+            summary: Members(reuse(std::mem::take(&mut bufs.summary))),
+            keys: reuse(std::mem::take(&mut bufs.keys)),
             ..Sum::default()
         };
-        let mut paths: Vec<PathSum> = Vec::new();
+        let mut paths: Vec<PathSum> = reuse(std::mem::take(&mut bufs.paths));
         let mut primary: Option<(usize, bool)> = None;
 
         for h in raw.views() {
@@ -279,7 +271,11 @@ impl Builder {
             let ctx = Ctx::new(h.rtype, &fields);
             sink.record(tname, fields.len());
             let mut path: Option<PathSum> = (h.rtype == PATH).then(|| PathSum {
-                rec: Members(Vec::with_capacity(8)),
+                rec: Members(
+                    bufs.members
+                        .pop()
+                        .map_or_else(|| Vec::with_capacity(8), reuse),
+                ),
                 name: None,
                 mode: None,
                 parent: false,
@@ -477,7 +473,7 @@ impl Builder {
         write_members(&summary, &mut not_first, out);
         if !keys.is_empty() {
             out.extend_from_slice(b",\"keys\":");
-            write_v(&V::List(keys), out);
+            write_list(&keys, out);
         }
         if !paths.is_empty() {
             out.extend_from_slice(b",\"paths\":[");
@@ -500,7 +496,47 @@ impl Builder {
         out.extend_from_slice(b"]}}\n");
         debug_assert!(out.len() > start);
         self.records = records;
+        // Keep the allocations, emptied, for the next event.
+        for p in paths.drain(..) {
+            if bufs.members.len() < 64 {
+                bufs.members.push(reuse(p.rec.0));
+            }
+        }
+        bufs.paths = reuse(paths);
+        bufs.pextra = reuse(pextra.0);
+        bufs.summary = reuse(summary.0);
+        bufs.keys = reuse(keys);
+        self.bufs = bufs;
     }
+}
+
+/// Allocations of the summary kept between events, empty (so nothing is borrowed).
+#[derive(Default)]
+pub(super) struct Bufs {
+    pextra: Vec<(&'static str, V<'static>)>,
+    summary: Vec<(&'static str, V<'static>)>,
+    keys: Vec<Cow<'static, [u8]>>,
+    paths: Vec<PathSum<'static>>,
+    members: Vec<Vec<(&'static str, V<'static>)>>,
+}
+
+/// Empties `v` and returns its allocation as a vector of another element type of the same
+/// layout (here: the same type with another lifetime). Collecting an empty in-place
+/// iterator keeps the buffer.
+fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+fn write_list(items: &[Cow<'_, [u8]>], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, p) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(p, out);
+    }
+    out.push(b']');
 }
 
 /// `Timestamp::write_rfc3339`, with the date and time of day kept from the previous event
@@ -593,6 +629,16 @@ fn int(raw: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reuse_keeps_the_allocation() {
+        let mut v: Vec<(&'static str, V<'static>)> = Vec::with_capacity(10);
+        v.push(("a", V::U64(1)));
+        let p = v.as_ptr() as usize;
+        let w: Vec<(&'static str, V<'_>)> = reuse(v);
+        assert!(w.is_empty());
+        assert_eq!((w.capacity(), w.as_ptr() as usize), (10, p));
+    }
 
     #[test]
     fn cached_time_is_the_timestamp() {
