@@ -14,10 +14,10 @@ use super::event::{
     decoded, file_type, num, recycle, sockaddr, Args, Builder, JsonSink, RecordSink,
 };
 use super::interp::{self, Ctx, Interp};
-use super::json::{string, value};
+use super::json::{string, uint};
 use super::names::{self, Name};
 use super::record::{self, Field, CWD, EXECVE, PATH, PROCTITLE, SOCKADDR, SYSCALL};
-use crate::event::{Network, Value};
+use crate::event::Network;
 
 /// A value of the summary, borrowed from the log where possible.
 enum V<'a> {
@@ -51,8 +51,13 @@ impl<'a> Members<'a> {
 
 fn write_v(v: &V<'_>, out: &mut Vec<u8>) {
     match v {
-        V::U64(n) => value(&Value::U64(*n), out),
-        V::I64(n) => value(&Value::I64(*n), out),
+        V::U64(n) => uint(*n, out),
+        V::I64(n) => {
+            if *n < 0 {
+                out.push(b'-');
+            }
+            uint(n.unsigned_abs(), out);
+        }
         V::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         V::Text(t) => string(t, out),
         V::Oct(n) => {
@@ -88,7 +93,9 @@ fn key(first: &mut bool, k: &str, out: &mut Vec<u8>) {
         out.push(b',');
     }
     *first = false;
-    string(k.as_bytes(), out);
+    // Keys are letrace's own plain literals.
+    debug_assert!(super::json::plain(k.as_bytes()));
+    super::json::quoted_plain(k.as_bytes(), out);
     out.push(b':');
 }
 
@@ -369,7 +376,7 @@ impl Builder {
         out.extend_from_slice(b"{\"time\":\"");
         write_time(&mut self.time, raw.sec, raw.nanos, out);
         out.extend_from_slice(b"\",\"seq\":");
-        value(&Value::U64(seq), out);
+        uint(seq, out);
         out.extend_from_slice(b",\"host\":");
         match &raw.node {
             Some(n) => string(String::from_utf8_lossy(n).as_bytes(), out),
@@ -394,7 +401,7 @@ impl Builder {
             for (k, v) in [("pid", pid), ("ppid", ppid)] {
                 if let Some(v) = v {
                     key(&mut first, k, out);
-                    value(&Value::U64(v as u64), out);
+                    uint(v as u64, out);
                 }
             }
             for (k, v) in [("comm", &comm), ("exe", &exe)] {
@@ -406,7 +413,7 @@ impl Builder {
             for (k, v) in [("uid", uid), ("gid", gid)] {
                 if let Some(v) = v {
                     key(&mut first, k, out);
-                    value(&Value::U64(v as u64), out);
+                    uint(v as u64, out);
                 }
             }
             if let Some((a, _)) = &args {
@@ -460,7 +467,7 @@ impl Builder {
             super::json::network(&n, out);
         }
         out.extend_from_slice(b",\"audit\":{\"serial\":");
-        value(&Value::U64(raw.serial), out);
+        uint(raw.serial, out);
         if let Some(n) = &raw.node {
             out.extend_from_slice(b",\"node\":");
             string(n, out);

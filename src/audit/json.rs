@@ -448,7 +448,9 @@ pub fn network(n: &crate::event::Network, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-fn uint(n: u64, out: &mut Vec<u8>) {
+/// Appends `n` in decimal.
+#[inline]
+pub fn uint(n: u64, out: &mut Vec<u8>) {
     let mut b = itoa_buf();
     put(out, fmt_u64(n, &mut b));
 }
