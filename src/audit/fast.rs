@@ -31,20 +31,75 @@ enum V<'a> {
     Oct(u64),
 }
 
+/// The keys of the summary's objects (`process`, `audit`, `audit.paths[]`): compared as
+/// small integers, written as their names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum K {
+    Auid,
+    Euid,
+    Suid,
+    Fsuid,
+    Egid,
+    Sgid,
+    Fsgid,
+    Ses,
+    Tty,
+    Proctitle,
+    ArgsMissing,
+    Cwd,
+    Success,
+    Exit,
+    Item,
+    Name,
+    Inode,
+    Dev,
+    Mode,
+    Uid,
+    Gid,
+    Nametype,
+}
+
+impl K {
+    fn as_str(self) -> &'static str {
+        match self {
+            K::Auid => "auid",
+            K::Euid => "euid",
+            K::Suid => "suid",
+            K::Fsuid => "fsuid",
+            K::Egid => "egid",
+            K::Sgid => "sgid",
+            K::Fsgid => "fsgid",
+            K::Ses => "ses",
+            K::Tty => "tty",
+            K::Proctitle => "proctitle",
+            K::ArgsMissing => "args_missing",
+            K::Cwd => "cwd",
+            K::Success => "success",
+            K::Exit => "exit",
+            K::Item => "item",
+            K::Name => "name",
+            K::Inode => "inode",
+            K::Dev => "dev",
+            K::Mode => "mode",
+            K::Uid => "uid",
+            K::Gid => "gid",
+            K::Nametype => "nametype",
+        }
+    }
+}
+
 /// An ordered map with `Map::insert`'s rule: a key seen again keeps its place.
 #[derive(Default)]
-struct Members<'a>(Vec<(&'static str, V<'a>)>);
+struct Members<'a>(Vec<(K, V<'a>)>);
 
 impl<'a> Members<'a> {
-    fn insert(&mut self, k: &'static str, v: V<'a>) {
-        // Keys are literals: the same address is the same key, without a `memcmp` call.
-        let same = |n: &str| std::ptr::eq(n, k) || n == k;
-        match self.0.iter_mut().find(|(n, _)| same(n)) {
+    fn insert(&mut self, k: K, v: V<'a>) {
+        match self.0.iter_mut().find(|(n, _)| *n == k) {
             Some(slot) => slot.1 = v,
             None => self.0.push((k, v)),
         }
     }
-    fn get(&self, k: &str) -> Option<&V<'a>> {
+    fn get(&self, k: K) -> Option<&V<'a>> {
         self.0.iter().find(|(n, _)| *n == k).map(|(_, v)| v)
     }
 }
@@ -101,7 +156,7 @@ fn key(first: &mut bool, k: &str, out: &mut Vec<u8>) {
 
 fn write_members(m: &Members<'_>, first: &mut bool, out: &mut Vec<u8>) {
     for (k, v) in &m.0 {
-        key(first, k, out);
+        key(first, k.as_str(), out);
         write_v(v, out);
     }
 }
@@ -145,12 +200,12 @@ struct F<'r, 'v> {
 }
 
 impl<'a> Sum<'a> {
-    fn field<'r, K: Fn(&'r [u8]) -> Cow<'a, [u8]>>(
+    fn field<'r, Keep: Fn(&'r [u8]) -> Cow<'a, [u8]>>(
         &mut self,
         f: &F<'r, '_>,
         first_proc: bool,
         path: &mut Option<PathSum<'a>>,
-        keep: &K,
+        keep: &Keep,
     ) {
         let value = || match f.value_at {
             Some(v) => keep(v),
@@ -177,7 +232,7 @@ impl<'a> Sum<'a> {
             }
             (CWD, Name::Cwd) => self.cwd = Some(decoded(f.raw)),
             (PROCTITLE, Name::Proctitle) => {
-                self.pextra.insert("proctitle", V::Split(decoded(f.raw)));
+                self.pextra.insert(K::Proctitle, V::Split(decoded(f.raw)));
             }
             (SOCKADDR, Name::Saddr) => self.network = sockaddr(f.raw),
             _ => {}
@@ -221,12 +276,22 @@ impl<'a> Sum<'a> {
                 | Name::Fsgid
                 | Name::Ses => {
                     if let Some(v) = num(f.raw) {
-                        self.pextra.insert(f.id.as_str(), V::U64(v));
+                        let k = match f.id {
+                            Name::Auid => K::Auid,
+                            Name::Euid => K::Euid,
+                            Name::Suid => K::Suid,
+                            Name::Fsuid => K::Fsuid,
+                            Name::Egid => K::Egid,
+                            Name::Sgid => K::Sgid,
+                            Name::Fsgid => K::Fsgid,
+                            _ => K::Ses,
+                        };
+                        self.pextra.insert(k, V::U64(v));
                     }
                     true
                 }
                 Name::Tty => {
-                    self.pextra.insert("tty", V::Text(keep(f.raw)));
+                    self.pextra.insert(K::Tty, V::Text(keep(f.raw)));
                     true
                 }
                 _ => false,
@@ -236,10 +301,10 @@ impl<'a> Sum<'a> {
         if f.rtype == SYSCALL {
             match f.id {
                 Name::Syscall => self.syscall = Some(value()),
-                Name::Success => self.summary.insert("success", V::Bool(f.raw == b"yes")),
+                Name::Success => self.summary.insert(K::Success, V::Bool(f.raw == b"yes")),
                 Name::Exit => {
                     if let Some(e) = int(f.raw) {
-                        self.summary.insert("exit", V::I64(e));
+                        self.summary.insert(K::Exit, V::I64(e));
                     }
                 }
                 _ => {}
@@ -388,12 +453,12 @@ impl Builder {
         let args = args.finish();
         if let Some((_, missing)) = &args {
             if *missing > 0 {
-                pextra.insert("args_missing", V::U64(*missing));
+                pextra.insert(K::ArgsMissing, V::U64(*missing));
             }
             has_process = true;
         }
         if let Some(c) = &cwd {
-            pextra.insert("cwd", V::Text(Cow::Borrowed(c)));
+            pextra.insert(K::Cwd, V::Text(Cow::Borrowed(c)));
         }
         if has_process || !pextra.0.is_empty() {
             out.extend_from_slice(b",\"process\":{");
@@ -449,10 +514,10 @@ impl Builder {
                 out.extend_from_slice(b",\"type\":");
                 string(t.as_bytes(), out);
             }
-            for k in ["inode", "dev", "mode", "uid", "gid"] {
+            for k in [K::Inode, K::Dev, K::Mode, K::Uid, K::Gid] {
                 if let Some(v) = p.rec.get(k) {
                     out.push(b',');
-                    string(k.as_bytes(), out);
+                    super::json::quoted_plain(k.as_str().as_bytes(), out);
                     out.push(b':');
                     write_v(v, out);
                 }
@@ -520,11 +585,11 @@ impl Builder {
 /// Allocations of the summary kept between events, empty (so nothing is borrowed).
 #[derive(Default)]
 pub(super) struct Bufs {
-    pextra: Vec<(&'static str, V<'static>)>,
-    summary: Vec<(&'static str, V<'static>)>,
+    pextra: Vec<(K, V<'static>)>,
+    summary: Vec<(K, V<'static>)>,
     keys: Vec<Cow<'static, [u8]>>,
     paths: Vec<PathSum<'static>>,
-    members: Vec<Vec<(&'static str, V<'static>)>>,
+    members: Vec<Vec<(K, V<'static>)>>,
 }
 
 /// Empties `v` and returns its allocation as a vector of another element type of the same
@@ -581,37 +646,37 @@ fn path_add<'a>(p: &mut PathSum<'a>, id: Name, raw: Cow<'a, [u8]>, value: Cow<'a
     match id {
         Name::Item => {
             if let Some(v) = num(&raw) {
-                p.rec.insert("item", V::U64(v));
+                p.rec.insert(K::Item, V::U64(v));
             }
         }
         Name::Name_ if raw.as_ref() != b"(null)" => {
             p.name = Some(value.clone());
-            p.rec.insert("name", V::Text(value));
+            p.rec.insert(K::Name, V::Text(value));
         }
         Name::Inode => {
             if let Some(v) = num(&raw) {
-                p.rec.insert("inode", V::U64(v));
+                p.rec.insert(K::Inode, V::U64(v));
             }
         }
-        Name::Dev => p.rec.insert("dev", V::Text(raw)),
+        Name::Dev => p.rec.insert(K::Dev, V::Text(raw)),
         Name::Mode => {
             if let Some(m) = std::str::from_utf8(&raw)
                 .ok()
                 .and_then(|s| u64::from_str_radix(s, 8).ok())
             {
                 p.mode = Some(m);
-                p.rec.insert("mode", V::Oct(m & 0o7777));
+                p.rec.insert(K::Mode, V::Oct(m & 0o7777));
             }
         }
         Name::Ouid | Name::Ogid => {
             if let Some(v) = num(&raw) {
                 p.rec
-                    .insert(if id == Name::Ouid { "uid" } else { "gid" }, V::U64(v));
+                    .insert(if id == Name::Ouid { K::Uid } else { K::Gid }, V::U64(v));
             }
         }
         Name::Nametype => {
             p.parent = raw.as_ref() == b"PARENT";
-            p.rec.insert("nametype", V::Text(raw));
+            p.rec.insert(K::Nametype, V::Text(raw));
         }
         _ => {}
     }
@@ -639,10 +704,10 @@ mod tests {
 
     #[test]
     fn reuse_keeps_the_allocation() {
-        let mut v: Vec<(&'static str, V<'static>)> = Vec::with_capacity(10);
-        v.push(("a", V::U64(1)));
+        let mut v: Vec<(K, V<'static>)> = Vec::with_capacity(10);
+        v.push((K::Auid, V::U64(1)));
         let p = v.as_ptr() as usize;
-        let w: Vec<(&'static str, V<'_>)> = reuse(v);
+        let w: Vec<(K, V<'_>)> = reuse(v);
         assert!(w.is_empty());
         assert_eq!((w.capacity(), w.as_ptr() as usize), (10, p));
     }

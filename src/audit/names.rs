@@ -121,6 +121,7 @@ macro_rules! names {
             }
 
             /// The name as written in the log (`""` for `Other`).
+            #[cfg(test)]
             pub fn as_str(self) -> &'static str {
                 match self {
                     Name::Other => "",
