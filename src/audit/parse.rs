@@ -384,14 +384,20 @@ pub fn feed_line(
     if line[first] == b'#' {
         return; // comment: auditd never writes them, hand-edited logs do
     }
-    if memchr::memchr(0, line).is_some() {
-        bad(lineno, &LineError::Binary);
-        return;
-    }
+    // One scan for both: a NUL rejects the line, no 0x1d spares the header parser its own
+    // search for the enrichment.
+    let enriched = match memchr::memchr2(0, record::ENRICH_SEP, line) {
+        None => false,
+        Some(i) if line[i] != 0 && memchr::memchr(0, &line[i..]).is_none() => true,
+        Some(_) => {
+            bad(lineno, &LineError::Binary);
+            return;
+        }
+    };
     let mut rest = line;
     loop {
         let (this, next) = split_fused(rest);
-        match record::parse_header(this) {
+        match record::parse_header_hint(this, enriched) {
             Ok(h) => {
                 rep.records += 1;
                 co.push(&h, this);

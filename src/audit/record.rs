@@ -159,6 +159,12 @@ pub fn type_number(tok: &[u8]) -> u32 {
 
 /// Parses the header of one line (without its newline).
 pub fn parse_header(line: &[u8]) -> Result<Header<'_>, LineError> {
+    parse_header_hint(line, true)
+}
+
+/// `parse_header`, told whether the line may hold the 0x1d enrichment separator at all
+/// (`false` only when the caller has checked that it does not).
+pub fn parse_header_hint(line: &[u8], may_enrich: bool) -> Result<Header<'_>, LineError> {
     let mut rest = line;
     while let [b' ' | b'\t', r @ ..] = rest {
         rest = r;
@@ -205,7 +211,12 @@ pub fn parse_header(line: &[u8]) -> Result<Header<'_>, LineError> {
         body = b;
     }
     let mut enriched = None;
-    if let Some(i) = memchr(ENRICH_SEP, body) {
+    let sep = if may_enrich {
+        memchr(ENRICH_SEP, body)
+    } else {
+        None
+    };
+    if let Some(i) = sep {
         enriched = Some(&body[i + 1..]);
         body = &body[..i];
     }
