@@ -52,6 +52,10 @@ const MAX_LINE: usize = 4 << 20;
 /// A batch goes to a worker at this many events or raw bytes, whichever comes first (the
 /// byte bound keeps batches of huge events small, so memory stays bounded).
 const BATCH: usize = 512;
+/// Batches queued before and after each worker: slack for a worker that the scheduler
+/// pauses on a busy machine (the writer takes batches in order, so one stalled worker
+/// stalls everyone once its queues are full).
+const DEPTH: usize = 4;
 const BATCH_BYTES: usize = 512 << 10;
 /// Emptied events kept for reuse, and the largest buffer worth keeping (at most 8 MiB).
 const POOL_MAX: usize = 512;
@@ -94,13 +98,13 @@ pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Repo
     let mut from_workers = Vec::new();
     let mut handles = Vec::new();
     // Rendered events go back to the reader for reuse: allocation stays on one thread.
-    let (pool_tx, pool_rx) = sync_channel::<Vec<RawEvent>>(2 * workers);
+    let (pool_tx, pool_rx) = sync_channel::<Vec<RawEvent>>(DEPTH * workers);
     for i in 0..workers {
         let pool_tx = pool_tx.clone();
-        let (tx, rx) = sync_channel::<Vec<Item>>(2);
-        let (btx, brx) = sync_channel::<Vec<u8>>(2);
+        let (tx, rx) = sync_channel::<Vec<Item>>(DEPTH);
+        let (btx, brx) = sync_channel::<Vec<u8>>(DEPTH);
         // Written buffers come back to their worker: no multi-megabyte allocation per batch.
-        let (ftx, frx) = sync_channel::<Vec<u8>>(2);
+        let (ftx, frx) = sync_channel::<Vec<u8>>(DEPTH);
         to_workers.push(tx);
         from_workers.push((brx, ftx));
         let h = std::thread::Builder::new()
