@@ -114,9 +114,15 @@ fn split_space(s: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// The first `b` in `s`. Header parts and values are mostly a few bytes long, where a SIMD
+/// search's dispatch and setup cost more than a byte loop.
 #[inline]
 pub fn memchr(b: u8, s: &[u8]) -> Option<usize> {
-    memchr::memchr(b, s)
+    if s.len() < 32 {
+        s.iter().position(|&c| c == b)
+    } else {
+        memchr::memchr(b, s)
+    }
 }
 
 fn parse_u64(s: &[u8]) -> Option<u64> {
