@@ -8,7 +8,7 @@
 use super::interp::Kind;
 
 /// `name`'s bytes in the low 15 bytes, its length in the top byte.
-const fn pack(name: &str) -> u128 {
+pub(super) const fn pack(name: &str) -> u128 {
     let b = name.as_bytes();
     let mut v = (b.len() as u128) << 120;
     let mut i = 0;
@@ -19,8 +19,9 @@ const fn pack(name: &str) -> u128 {
     v
 }
 
+/// `pack` at run time (`None` beyond 15 bytes).
 #[inline]
-fn key(name: &[u8]) -> Option<u128> {
+pub(super) fn key(name: &[u8]) -> Option<u128> {
     let n = name.len();
     let bytes = match n {
         // Two overlapping words: the bytes they share are the same, so OR-ing is exact.

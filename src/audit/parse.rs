@@ -58,7 +58,7 @@ const BATCH: usize = 512;
 const DEPTH: usize = 4;
 const BATCH_BYTES: usize = 512 << 10;
 /// Emptied events kept for reuse, and the largest buffer worth keeping (at most 8 MiB).
-const POOL_MAX: usize = 512;
+const POOL_MAX: usize = 2048;
 const POOLED_BYTES: usize = 16 << 10;
 
 /// Where bad lines go: stderr, with `file:line: why`, the first `max` of them.
@@ -274,9 +274,10 @@ impl State {
             return;
         }
         while let Ok(v) = self.pool.try_recv() {
-            if self.co.pool.len() < POOL_MAX {
-                self.co.pool.extend(v);
-            }
+            // Up to the cap (dropping a whole returned batch whenever the pool held more than
+            // the cap left it empty half the time: an allocation per event).
+            let room = POOL_MAX.saturating_sub(self.co.pool.len());
+            self.co.pool.extend(v.into_iter().take(room));
         }
         self.batch_bytes = 0;
         let b = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));

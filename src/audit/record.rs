@@ -84,23 +84,28 @@ pub fn type_name(rtype: u32, token: &[u8]) -> Cow<'static, str> {
     Cow::Owned(String::from_utf8_lossy(token).into_owned())
 }
 
-/// The types that make up nearly every log, without a table lookup.
+/// The types that make up nearly every log, without a table lookup: the token packed into
+/// an integer and switched on (slice comparisons compiled to `memcmp` calls).
 #[inline]
 fn common_type(tok: &[u8]) -> Option<(u32, &'static str)> {
-    // One length switch, then one comparison (a chain of `memcmp` calls showed in profiles).
-    let (n, name): (u32, &'static str) = match tok.len() {
-        3 => (EOE, "EOE"),
-        4 => (PATH, "PATH"),
-        6 => (EXECVE, "EXECVE"),
-        7 => (SYSCALL, "SYSCALL"),
-        8 => (SOCKADDR, "SOCKADDR"),
-        9 => (PROCTITLE, "PROCTITLE"),
+    use super::names::{key, pack};
+    const T_SYSCALL: u128 = pack("SYSCALL");
+    const T_PATH: u128 = pack("PATH");
+    const T_CWD: u128 = pack("CWD");
+    const T_EXECVE: u128 = pack("EXECVE");
+    const T_PROCTITLE: u128 = pack("PROCTITLE");
+    const T_EOE: u128 = pack("EOE");
+    const T_SOCKADDR: u128 = pack("SOCKADDR");
+    Some(match key(tok)? {
+        T_SYSCALL => (SYSCALL, "SYSCALL"),
+        T_PATH => (PATH, "PATH"),
+        T_CWD => (CWD, "CWD"),
+        T_EXECVE => (EXECVE, "EXECVE"),
+        T_PROCTITLE => (PROCTITLE, "PROCTITLE"),
+        T_EOE => (EOE, "EOE"),
+        T_SOCKADDR => (SOCKADDR, "SOCKADDR"),
         _ => return None,
-    };
-    if tok == name.as_bytes() {
-        return Some((n, name));
-    }
-    (tok == b"CWD").then_some((CWD, "CWD"))
+    })
 }
 
 fn strip_prefix<'a>(s: &'a [u8], p: &[u8]) -> Option<&'a [u8]> {
