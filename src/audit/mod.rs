@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod coalesce;
+mod decoders;
 pub mod event;
 mod fast;
 pub mod interp;
