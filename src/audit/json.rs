@@ -173,7 +173,8 @@ pub fn field(
         + extra(rs)
         + interp.map_or(0, |v| 1 + v.len() + 2)
         + 1;
-    // 16 bytes of slack: `copy_small` may write a whole word that ends at its slice's end.
+    // `copy_small` never writes past its slice; the slack only keeps the next small write
+    // from reallocating.
     out.reserve(total + 16);
     let len = out.len();
     let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
