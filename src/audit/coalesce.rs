@@ -14,7 +14,7 @@
 //! arrived (or at the end) is reported as lost. A serial far below the ones seen (reboot, or
 //! the 32-bit counter wrapping) starts a new epoch instead.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
@@ -50,6 +50,9 @@ fn ms(sec: u64, nanos: u32) -> u64 {
 
 /// An event is written (marked incomplete) once its records reach this size.
 pub const MAX_EVENT_BYTES: usize = 4 << 20;
+
+/// Bytes reserved for an event's lines when it starts (most events are well under it).
+const EVENT_BYTES: usize = 2048;
 
 /// Later serials that must arrive before a missing one is declared lost.
 const GAP_WINDOW: usize = 512;
@@ -138,11 +141,46 @@ pub enum Output {
     },
 }
 
+/// Serials seen above a gap, ascending, without duplicates. They nearly always arrive in
+/// order, so this is a deque appended at the back (a tree paid a search per record).
+#[derive(Default)]
+struct Ahead(VecDeque<u64>);
+
+impl Ahead {
+    fn insert(&mut self, s: u64) {
+        match self.0.back() {
+            None => self.0.push_back(s),
+            Some(&b) if b < s => self.0.push_back(s),
+            Some(&b) if b == s => {}
+            Some(_) => {
+                if let Err(i) = self.0.binary_search(&s) {
+                    self.0.insert(i, s);
+                }
+            }
+        }
+    }
+    fn first(&self) -> Option<&u64> {
+        self.0.front()
+    }
+    fn pop_first(&mut self) -> Option<u64> {
+        self.0.pop_front()
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    fn clear(&mut self) {
+        self.0.clear()
+    }
+}
+
 #[derive(Default)]
 struct Gaps {
     /// Every serial <= `low` was seen or reported.
     low: u64,
-    ahead: BTreeSet<u64>,
+    ahead: Ahead,
     started: bool,
 }
 
@@ -236,6 +274,9 @@ impl Coalescer {
                 None => {
                     self.order.push_back((key, now_ms));
                     let mut ev = self.pool.pop().unwrap_or_default();
+                    // Room for a typical event at once: pooled buffers then rarely regrow.
+                    ev.buf.reserve(EVENT_BYTES);
+                    ev.records.reserve(8);
                     ev.node = self.node_names[node as usize].clone();
                     ev.serial = h.serial;
                     ev.sec = h.sec;
@@ -480,6 +521,26 @@ mod tests {
         }
         c.finish();
         assert!(c.out.len() >= 3, "{}", c.out.len());
+    }
+
+    #[test]
+    fn ahead_is_a_sorted_set() {
+        let mut a = Ahead::default();
+        let mut model = std::collections::BTreeSet::new();
+        // In order with repeats (the usual shape), then out of order.
+        let input = [5u64, 5, 6, 9, 9, 12, 7, 7, 3, 12, 10, 1, 20, 15];
+        for s in input {
+            a.insert(s);
+            model.insert(s);
+            assert_eq!(
+                a.0.iter().copied().collect::<Vec<_>>(),
+                model.iter().copied().collect::<Vec<_>>()
+            );
+        }
+        while let Some(x) = a.pop_first() {
+            assert_eq!(Some(x), model.pop_first());
+        }
+        assert!(model.is_empty());
     }
 
     #[test]

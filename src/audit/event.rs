@@ -13,6 +13,12 @@ use crate::event::{Bytes, Event, FileInfo, Map, Network, Process, SourceKind, Ti
 pub struct Builder {
     pub(super) fields: Vec<Field<'static>>,
     pub(super) records: Vec<u8>,
+    /// Interpreted values built by the JSON fast path, one field at a time.
+    pub(super) scratch: Vec<u8>,
+    /// The last event's second and its RFC 3339 form (see `fast::write_time`).
+    pub(super) time: (u64, [u8; 30]),
+    /// The summary's vectors, kept between events by the JSON fast path.
+    pub(super) bufs: super::fast::Bufs,
 }
 
 /// Receives an event's records as they are parsed: the `Event` path builds `Value`s, the JSON
@@ -83,6 +89,22 @@ impl<'a> JsonSink<'a> {
             self.out.extend_from_slice(b"]}");
             self.open = false;
         }
+    }
+}
+
+impl JsonSink<'_> {
+    /// `field` for the fast path: `known` says the name is one of `names::Name`'s (plain
+    /// ASCII: no escaping check), and the line's room is reserved once.
+    #[inline]
+    pub(super) fn field_json(
+        &mut self,
+        known: bool,
+        name: &[u8],
+        raw: &[u8],
+        interp: Option<&[u8]>,
+    ) {
+        super::json::field(self.out, self.first_field, known, name, raw, interp);
+        self.first_field = false;
     }
 }
 
@@ -210,8 +232,23 @@ pub(super) fn decoded(raw: &[u8]) -> Vec<u8> {
     }
 }
 
+/// `raw` as `str::parse::<u64>` reads it (an optional `+`, then only digits), on bytes.
 pub(super) fn num(raw: &[u8]) -> Option<u64> {
-    std::str::from_utf8(raw).ok()?.parse().ok()
+    let d = match raw {
+        [b'+', rest @ ..] => rest,
+        _ => raw,
+    };
+    if d.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &c in d {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+    }
+    Some(n)
 }
 
 #[derive(Default)]
@@ -628,6 +665,33 @@ mod tests {
     /// Records the kernel wrote for five execve calls with awkward arguments (captured by
     /// tests/audit_live.rs with LETRACE_AUDIT_CAPTURE).
     const LIVE: &[u8] = include_bytes!("testdata/live-execve.log");
+
+    #[test]
+    fn num_reads_what_str_parse_reads() {
+        let cases = [
+            "",
+            "+",
+            "-",
+            "0",
+            "+0",
+            "-0",
+            "007",
+            "12a",
+            " 1",
+            "1 ",
+            "18446744073709551615",
+            "18446744073709551616",
+            "+18446744073709551615",
+            "99999999999999999999",
+            "4294967295",
+            "\u{e9}1",
+            "1.5",
+            "0x10",
+        ];
+        for c in cases {
+            assert_eq!(num(c.as_bytes()), c.parse::<u64>().ok(), "{c:?}");
+        }
+    }
 
     #[test]
     fn corrupt_argument_counts_stay_small() {

@@ -13,10 +13,11 @@ use super::coalesce::RawEvent;
 use super::event::{
     decoded, file_type, num, recycle, sockaddr, Args, Builder, JsonSink, RecordSink,
 };
-use super::interp::{self, Ctx};
-use super::json::{string, value};
+use super::interp::{self, Ctx, Interp};
+use super::json::{string, uint};
+use super::names::{self, Name};
 use super::record::{self, Field, CWD, EXECVE, PATH, PROCTITLE, SOCKADDR, SYSCALL};
-use crate::event::{Network, Value};
+use crate::event::Network;
 
 /// A value of the summary, borrowed from the log where possible.
 enum V<'a> {
@@ -26,43 +27,111 @@ enum V<'a> {
     Text(Cow<'a, [u8]>),
     /// A list of strings split at NUL (proctitle).
     Split(Vec<u8>),
-    List(Vec<Cow<'a, [u8]>>),
+    /// A number written as an octal string (`"755"`).
+    Oct(u64),
+}
+
+/// The keys of the summary's objects (`process`, `audit`, `audit.paths[]`): compared as
+/// small integers, written as their names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum K {
+    Auid,
+    Euid,
+    Suid,
+    Fsuid,
+    Egid,
+    Sgid,
+    Fsgid,
+    Ses,
+    Tty,
+    Proctitle,
+    ArgsMissing,
+    Cwd,
+    Success,
+    Exit,
+    Item,
+    Name,
+    Inode,
+    Dev,
+    Mode,
+    Uid,
+    Gid,
+    Nametype,
+}
+
+impl K {
+    fn as_str(self) -> &'static str {
+        match self {
+            K::Auid => "auid",
+            K::Euid => "euid",
+            K::Suid => "suid",
+            K::Fsuid => "fsuid",
+            K::Egid => "egid",
+            K::Sgid => "sgid",
+            K::Fsgid => "fsgid",
+            K::Ses => "ses",
+            K::Tty => "tty",
+            K::Proctitle => "proctitle",
+            K::ArgsMissing => "args_missing",
+            K::Cwd => "cwd",
+            K::Success => "success",
+            K::Exit => "exit",
+            K::Item => "item",
+            K::Name => "name",
+            K::Inode => "inode",
+            K::Dev => "dev",
+            K::Mode => "mode",
+            K::Uid => "uid",
+            K::Gid => "gid",
+            K::Nametype => "nametype",
+        }
+    }
 }
 
 /// An ordered map with `Map::insert`'s rule: a key seen again keeps its place.
-struct Members<'a>(Vec<(&'static str, V<'a>)>);
+#[derive(Default)]
+struct Members<'a>(Vec<(K, V<'a>)>);
 
 impl<'a> Members<'a> {
-    fn insert(&mut self, k: &'static str, v: V<'a>) {
+    fn insert(&mut self, k: K, v: V<'a>) {
         match self.0.iter_mut().find(|(n, _)| *n == k) {
             Some(slot) => slot.1 = v,
             None => self.0.push((k, v)),
         }
     }
-    fn get(&self, k: &str) -> Option<&V<'a>> {
+    fn get(&self, k: K) -> Option<&V<'a>> {
         self.0.iter().find(|(n, _)| *n == k).map(|(_, v)| v)
     }
 }
 
 fn write_v(v: &V<'_>, out: &mut Vec<u8>) {
     match v {
-        V::U64(n) => value(&Value::U64(*n), out),
-        V::I64(n) => value(&Value::I64(*n), out),
+        V::U64(n) => uint(*n, out),
+        V::I64(n) => {
+            if *n < 0 {
+                out.push(b'-');
+            }
+            uint(n.unsigned_abs(), out);
+        }
         V::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         V::Text(t) => string(t, out),
+        V::Oct(n) => {
+            let mut b = [0u8; 24];
+            let mut i = b.len();
+            let mut n = *n;
+            loop {
+                i -= 1;
+                b[i] = b'0' + (n & 7) as u8;
+                n >>= 3;
+                if n == 0 {
+                    break;
+                }
+            }
+            super::json::quoted_plain(&b[i..], out);
+        }
         V::Split(t) => {
             out.push(b'[');
             for (i, p) in t.split(|&c| c == 0).enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                string(p, out);
-            }
-            out.push(b']');
-        }
-        V::List(items) => {
-            out.push(b'[');
-            for (i, p) in items.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
@@ -79,13 +148,15 @@ fn key(first: &mut bool, k: &str, out: &mut Vec<u8>) {
         out.push(b',');
     }
     *first = false;
-    string(k.as_bytes(), out);
+    // Keys are letrace's own plain literals.
+    debug_assert!(super::json::plain(k.as_bytes()));
+    super::json::quoted_plain(k.as_bytes(), out);
     out.push(b':');
 }
 
 fn write_members(m: &Members<'_>, first: &mut bool, out: &mut Vec<u8>) {
     for (k, v) in &m.0 {
-        key(first, k, out);
+        key(first, k.as_str(), out);
         write_v(v, out);
     }
 }
@@ -97,27 +168,169 @@ struct PathSum<'a> {
     parent: bool,
 }
 
+/// What the summary collects from the records.
+#[derive(Default)]
+struct Sum<'a> {
+    pid: Option<u32>,
+    ppid: Option<u32>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    comm: Option<Cow<'a, [u8]>>,
+    exe: Option<Cow<'a, [u8]>>,
+    pextra: Members<'a>,
+    has_process: bool,
+    args: Args,
+    cwd: Option<Vec<u8>>,
+    network: Option<Network>,
+    keys: Vec<Cow<'a, [u8]>>,
+    summary: Members<'a>,
+    syscall: Option<Cow<'a, [u8]>>,
+}
+
+/// One field as the summary sees it: `raw` and the interpreted `value` (the raw one when
+/// there is none); `keep` makes a value the summary can hold from a slice of `raw`'s
+/// lifetime, `value_at` is `value` when it is such a slice.
+struct F<'r, 'v> {
+    rtype: u32,
+    id: Name,
+    name: &'r [u8],
+    raw: &'r [u8],
+    value: &'v [u8],
+    value_at: Option<&'r [u8]>,
+}
+
+impl<'a> Sum<'a> {
+    fn field<'r, Keep: Fn(&'r [u8]) -> Cow<'a, [u8]>>(
+        &mut self,
+        f: &F<'r, '_>,
+        first_proc: bool,
+        path: &mut Option<PathSum<'a>>,
+        keep: &Keep,
+    ) {
+        let value = || match f.value_at {
+            Some(v) => keep(v),
+            None => Cow::Owned(f.value.to_vec()),
+        };
+        match (f.rtype, f.id) {
+            (EXECVE, _) => self.args.add(f.name, f.raw),
+            (PATH, id) => {
+                if let Some(p) = path.as_mut() {
+                    if matches!(
+                        id,
+                        Name::Item
+                            | Name::Name_
+                            | Name::Inode
+                            | Name::Dev
+                            | Name::Mode
+                            | Name::Ouid
+                            | Name::Ogid
+                            | Name::Nametype
+                    ) {
+                        path_add(p, id, keep(f.raw), value());
+                    }
+                }
+            }
+            (CWD, Name::Cwd) => self.cwd = Some(decoded(f.raw)),
+            (PROCTITLE, Name::Proctitle) => {
+                self.pextra.insert(K::Proctitle, V::Split(decoded(f.raw)));
+            }
+            (SOCKADDR, Name::Saddr) => self.network = sockaddr(f.raw),
+            _ => {}
+        }
+        if f.id == Name::Key && f.raw != b"(null)" {
+            self.keys.push(value());
+        }
+        if f.rtype == SYSCALL || first_proc {
+            let n32 = || num(f.raw).and_then(|v| u32::try_from(v).ok());
+            let hit = match f.id {
+                Name::Pid => {
+                    self.pid = n32();
+                    true
+                }
+                Name::Ppid => {
+                    self.ppid = n32();
+                    true
+                }
+                Name::Uid => {
+                    self.uid = n32();
+                    true
+                }
+                Name::Gid => {
+                    self.gid = n32();
+                    true
+                }
+                Name::Comm => {
+                    self.comm = Some(value());
+                    true
+                }
+                Name::Exe => {
+                    self.exe = Some(value());
+                    true
+                }
+                Name::Auid
+                | Name::Euid
+                | Name::Suid
+                | Name::Fsuid
+                | Name::Egid
+                | Name::Sgid
+                | Name::Fsgid
+                | Name::Ses => {
+                    if let Some(v) = num(f.raw) {
+                        let k = match f.id {
+                            Name::Auid => K::Auid,
+                            Name::Euid => K::Euid,
+                            Name::Suid => K::Suid,
+                            Name::Fsuid => K::Fsuid,
+                            Name::Egid => K::Egid,
+                            Name::Sgid => K::Sgid,
+                            Name::Fsgid => K::Fsgid,
+                            _ => K::Ses,
+                        };
+                        self.pextra.insert(k, V::U64(v));
+                    }
+                    true
+                }
+                Name::Tty => {
+                    self.pextra.insert(K::Tty, V::Text(keep(f.raw)));
+                    true
+                }
+                _ => false,
+            };
+            self.has_process |= hit;
+        }
+        if f.rtype == SYSCALL {
+            match f.id {
+                Name::Syscall => self.syscall = Some(value()),
+                Name::Success => self.summary.insert(K::Success, V::Bool(f.raw == b"yes")),
+                Name::Exit => {
+                    if let Some(e) = int(f.raw) {
+                        self.summary.insert(K::Exit, V::I64(e));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 impl Builder {
     /// The fast path behind `render_json`.
     pub(super) fn render_fast(&mut self, raw: &RawEvent, seq: u64, out: &mut Vec<u8>) {
         let mut records = std::mem::take(&mut self.records);
         records.clear();
+        let mut scratch = std::mem::take(&mut self.scratch);
         let mut sink = JsonSink::new(&mut records);
 
         let mut kind: Option<Cow<'static, str>> = None;
-        let (mut pid, mut ppid, mut uid, mut gid) = (None, None, None, None);
-        let mut comm: Option<Cow<[u8]>> = None;
-        let mut exe: Option<Cow<[u8]>> = None;
-        let mut pextra = Members(Vec::with_capacity(12));
-        let mut has_process = false;
-        let mut args = Args::default();
-        let mut paths: Vec<PathSum> = Vec::new();
+        let mut bufs = std::mem::take(&mut self.bufs);
+        let mut sum = Sum {
+            pextra: Members(reuse(std::mem::take(&mut bufs.pextra))),
+            summary: Members(reuse(std::mem::take(&mut bufs.summary))),
+            keys: reuse(std::mem::take(&mut bufs.keys)),
+            ..Sum::default()
+        };
+        let mut paths: Vec<PathSum> = reuse(std::mem::take(&mut bufs.paths));
         let mut primary: Option<(usize, bool)> = None;
-        let mut cwd: Option<Vec<u8>> = None;
-        let mut network: Option<Network> = None;
-        let mut keys: Vec<Cow<[u8]>> = Vec::new();
-        let mut summary = Members(Vec::new());
-        let mut syscall: Option<Cow<[u8]>> = None;
 
         for h in raw.views() {
             let tname = h.type_name();
@@ -130,122 +343,69 @@ impl Builder {
             let ctx = Ctx::new(h.rtype, &fields);
             sink.record(tname, fields.len());
             let mut path: Option<PathSum> = (h.rtype == PATH).then(|| PathSum {
-                rec: Members(Vec::with_capacity(8)),
+                rec: Members(
+                    bufs.members
+                        .pop()
+                        .map_or_else(|| Vec::with_capacity(8), reuse),
+                ),
                 name: None,
                 mode: None,
                 parent: false,
             });
-            let first_proc = !has_process && h.rtype != PATH && h.rtype != EXECVE;
+            let first_proc = !sum.has_process && h.rtype != PATH && h.rtype != EXECVE;
             for f in &fields {
-                // Values that borrow from the log itself, not from `fields`.
-                let (raw_l, i): (Cow<[u8]>, Option<Cow<[u8]>>) = match &f.raw {
-                    Cow::Borrowed(b) => (
-                        Cow::Borrowed(*b),
-                        interp::interpret(&ctx, f.name, b, &enriched),
-                    ),
-                    Cow::Owned(o) => (
-                        Cow::Owned(o.clone()),
-                        interp::interpret(&ctx, f.name, o, &enriched)
-                            .map(|c| Cow::Owned(c.into_owned())),
-                    ),
-                };
-                sink.field(f.name, &raw_l, i.as_deref());
-                // Cloned only where it is kept (a clone of an owned value allocates).
-                let value: &Cow<[u8]> = i.as_ref().unwrap_or(&raw_l);
-                match h.rtype {
-                    EXECVE => args.add(f.name, &raw_l),
-                    PATH => {
-                        if let Some(p) = path.as_mut() {
-                            if matches!(
-                                f.name,
-                                b"item"
-                                    | b"name"
-                                    | b"inode"
-                                    | b"dev"
-                                    | b"mode"
-                                    | b"ouid"
-                                    | b"ogid"
-                                    | b"nametype"
-                            ) {
-                                path_add(p, f.name, raw_l.clone(), value.clone());
-                            }
-                        }
+                let id = names::classify(f.name);
+                match &f.raw {
+                    // The common case: the value is a slice of the log, and so is what the
+                    // summary keeps of it.
+                    Cow::Borrowed(r) => {
+                        let r: &[u8] = r;
+                        let it = interp::interpret_in(&ctx, id, f.name, r, &enriched, &mut scratch);
+                        let (value, value_at): (&[u8], _) = match it {
+                            Interp::Same => (r, Some(r)),
+                            Interp::At(v) => (v, Some(v)),
+                            Interp::Buf => (&scratch, None),
+                        };
+                        sink.field_json(
+                            id != Name::Other,
+                            f.name,
+                            r,
+                            (it != Interp::Same).then_some(value),
+                        );
+                        let fv = F {
+                            rtype: h.rtype,
+                            id,
+                            name: f.name,
+                            raw: r,
+                            value,
+                            value_at,
+                        };
+                        sum.field(&fv, first_proc, &mut path, &Cow::Borrowed);
                     }
-                    CWD if f.name == b"cwd" => cwd = Some(decoded(&raw_l)),
-                    PROCTITLE if f.name == b"proctitle" => {
-                        pextra.insert("proctitle", V::Split(decoded(&raw_l)));
-                    }
-                    SOCKADDR if f.name == b"saddr" => network = sockaddr(&raw_l),
-                    _ => {}
-                }
-                if f.name == b"key" && raw_l.as_ref() != b"(null)" {
-                    keys.push(value.clone());
-                }
-                if h.rtype == SYSCALL || first_proc {
-                    let n32 = || num(&raw_l).and_then(|v| u32::try_from(v).ok());
-                    let hit = match f.name {
-                        b"pid" => {
-                            pid = n32();
-                            true
-                        }
-                        b"ppid" => {
-                            ppid = n32();
-                            true
-                        }
-                        b"uid" => {
-                            uid = n32();
-                            true
-                        }
-                        b"gid" => {
-                            gid = n32();
-                            true
-                        }
-                        b"comm" => {
-                            comm = Some(value.clone());
-                            true
-                        }
-                        b"exe" => {
-                            exe = Some(value.clone());
-                            true
-                        }
-                        b"auid" | b"euid" | b"suid" | b"fsuid" | b"egid" | b"sgid" | b"fsgid"
-                        | b"ses" => {
-                            if let Some(v) = num(&raw_l) {
-                                let k: &'static str = match f.name {
-                                    b"auid" => "auid",
-                                    b"euid" => "euid",
-                                    b"suid" => "suid",
-                                    b"fsuid" => "fsuid",
-                                    b"egid" => "egid",
-                                    b"sgid" => "sgid",
-                                    b"fsgid" => "fsgid",
-                                    _ => "ses",
-                                };
-                                pextra.insert(k, V::U64(v));
-                            }
-                            true
-                        }
-                        b"tty" => {
-                            pextra.insert("tty", V::Text(raw_l.clone()));
-                            true
-                        }
-                        _ => false,
-                    };
-                    has_process |= hit;
-                }
-                if h.rtype == SYSCALL {
-                    match f.name {
-                        b"syscall" => syscall = Some(value.clone()),
-                        b"success" => summary.insert("success", V::Bool(raw_l.as_ref() == b"yes")),
-                        b"exit" => {
-                            if let Some(e) = std::str::from_utf8(&raw_l)
-                                .ok()
-                                .and_then(|s| s.parse::<i64>().ok())
-                            {
-                                summary.insert("exit", V::I64(e));
-                            }
-                        }
-                        _ => {}
+                    Cow::Owned(o) => {
+                        let it = interp::interpret_in(&ctx, id, f.name, o, &enriched, &mut scratch);
+                        let value: &[u8] = match it {
+                            Interp::Same => o,
+                            Interp::At(v) => v,
+                            Interp::Buf => &scratch,
+                        };
+                        sink.field_json(
+                            id != Name::Other,
+                            f.name,
+                            o,
+                            (it != Interp::Same).then_some(value),
+                        );
+                        let fv = F {
+                            rtype: h.rtype,
+                            id,
+                            name: f.name,
+                            raw: o,
+                            value,
+                            value_at: None,
+                        };
+                        sum.field(&fv, first_proc, &mut path, &|s: &[u8]| {
+                            Cow::Owned(s.to_vec())
+                        });
                     }
                 }
             }
@@ -258,17 +418,30 @@ impl Builder {
             self.fields = recycle(fields);
         }
         sink.close();
+        self.scratch = scratch;
+        let Sum {
+            pid,
+            ppid,
+            uid,
+            gid,
+            comm,
+            exe,
+            mut pextra,
+            mut has_process,
+            args,
+            cwd,
+            network,
+            keys,
+            summary,
+            syscall,
+        } = sum;
 
         // The event, member by member, as `json::event` writes `Builder::build()`'s.
         let start = out.len();
         out.extend_from_slice(b"{\"time\":\"");
-        crate::event::Timestamp {
-            secs: raw.sec as i64,
-            nanos: raw.nanos,
-        }
-        .write_rfc3339(out);
+        write_time(&mut self.time, raw.sec, raw.nanos, out);
         out.extend_from_slice(b"\",\"seq\":");
-        value(&Value::U64(seq), out);
+        uint(seq, out);
         out.extend_from_slice(b",\"host\":");
         match &raw.node {
             Some(n) => string(String::from_utf8_lossy(n).as_bytes(), out),
@@ -280,12 +453,12 @@ impl Builder {
         let args = args.finish();
         if let Some((_, missing)) = &args {
             if *missing > 0 {
-                pextra.insert("args_missing", V::U64(*missing));
+                pextra.insert(K::ArgsMissing, V::U64(*missing));
             }
             has_process = true;
         }
         if let Some(c) = &cwd {
-            pextra.insert("cwd", V::Text(Cow::Borrowed(c)));
+            pextra.insert(K::Cwd, V::Text(Cow::Borrowed(c)));
         }
         if has_process || !pextra.0.is_empty() {
             out.extend_from_slice(b",\"process\":{");
@@ -293,7 +466,7 @@ impl Builder {
             for (k, v) in [("pid", pid), ("ppid", ppid)] {
                 if let Some(v) = v {
                     key(&mut first, k, out);
-                    value(&Value::U64(v as u64), out);
+                    uint(v as u64, out);
                 }
             }
             for (k, v) in [("comm", &comm), ("exe", &exe)] {
@@ -305,7 +478,7 @@ impl Builder {
             for (k, v) in [("uid", uid), ("gid", gid)] {
                 if let Some(v) = v {
                     key(&mut first, k, out);
-                    value(&Value::U64(v as u64), out);
+                    uint(v as u64, out);
                 }
             }
             if let Some((a, _)) = &args {
@@ -341,10 +514,10 @@ impl Builder {
                 out.extend_from_slice(b",\"type\":");
                 string(t.as_bytes(), out);
             }
-            for k in ["inode", "dev", "mode", "uid", "gid"] {
+            for k in [K::Inode, K::Dev, K::Mode, K::Uid, K::Gid] {
                 if let Some(v) = p.rec.get(k) {
                     out.push(b',');
-                    string(k.as_bytes(), out);
+                    super::json::quoted_plain(k.as_str().as_bytes(), out);
                     out.push(b':');
                     write_v(v, out);
                 }
@@ -359,7 +532,7 @@ impl Builder {
             super::json::network(&n, out);
         }
         out.extend_from_slice(b",\"audit\":{\"serial\":");
-        value(&Value::U64(raw.serial), out);
+        uint(raw.serial, out);
         if let Some(n) = &raw.node {
             out.extend_from_slice(b",\"node\":");
             string(n, out);
@@ -372,7 +545,7 @@ impl Builder {
         write_members(&summary, &mut not_first, out);
         if !keys.is_empty() {
             out.extend_from_slice(b",\"keys\":");
-            write_v(&V::List(keys), out);
+            write_list(&keys, out);
         }
         if !paths.is_empty() {
             out.extend_from_slice(b",\"paths\":[");
@@ -395,48 +568,198 @@ impl Builder {
         out.extend_from_slice(b"]}}\n");
         debug_assert!(out.len() > start);
         self.records = records;
+        // Keep the allocations, emptied, for the next event.
+        for p in paths.drain(..) {
+            if bufs.members.len() < 64 {
+                bufs.members.push(reuse(p.rec.0));
+            }
+        }
+        bufs.paths = reuse(paths);
+        bufs.pextra = reuse(pextra.0);
+        bufs.summary = reuse(summary.0);
+        bufs.keys = reuse(keys);
+        self.bufs = bufs;
     }
 }
 
-fn path_add<'a>(p: &mut PathSum<'a>, name: &[u8], raw: Cow<'a, [u8]>, value: Cow<'a, [u8]>) {
-    match name {
-        b"item" => {
+/// Allocations of the summary kept between events, empty (so nothing is borrowed).
+#[derive(Default)]
+pub(super) struct Bufs {
+    pextra: Vec<(K, V<'static>)>,
+    summary: Vec<(K, V<'static>)>,
+    keys: Vec<Cow<'static, [u8]>>,
+    paths: Vec<PathSum<'static>>,
+    members: Vec<Vec<(K, V<'static>)>>,
+}
+
+/// Empties `v` and returns its allocation as a vector of another element type of the same
+/// layout (here: the same type with another lifetime). Collecting an empty in-place
+/// iterator keeps the buffer.
+fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+fn write_list(items: &[Cow<'_, [u8]>], out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, p) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(p, out);
+    }
+    out.push(b']');
+}
+
+/// `Timestamp::write_rfc3339`, with the date and time of day kept from the previous event
+/// (consecutive events nearly always share their second).
+fn write_time(cache: &mut (u64, [u8; 30]), sec: u64, nanos: u32, out: &mut Vec<u8>) {
+    // Beyond year 9999 the timestamp is clamped, nanoseconds included: no shortcut.
+    const MAX: u64 = 253_402_300_799;
+    let ts = |nanos| crate::event::Timestamp {
+        secs: sec as i64,
+        nanos,
+    };
+    if sec > MAX {
+        return ts(nanos).write_rfc3339(out);
+    }
+    // A filled cache starts with a digit, never 0.
+    if cache.0 != sec || cache.1[0] == 0 {
+        let mut v = Vec::with_capacity(30);
+        ts(0).write_rfc3339(&mut v);
+        if v.len() != 30 {
+            return ts(nanos).write_rfc3339(out);
+        }
+        cache.1.copy_from_slice(&v);
+        cache.0 = sec;
+    }
+    let mut b = cache.1;
+    let mut n = nanos.min(999_999_999);
+    for d in b[20..29].iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    out.extend_from_slice(&b);
+}
+
+fn path_add<'a>(p: &mut PathSum<'a>, id: Name, raw: Cow<'a, [u8]>, value: Cow<'a, [u8]>) {
+    match id {
+        Name::Item => {
             if let Some(v) = num(&raw) {
-                p.rec.insert("item", V::U64(v));
+                p.rec.insert(K::Item, V::U64(v));
             }
         }
-        b"name" if raw.as_ref() != b"(null)" => {
+        Name::Name_ if raw.as_ref() != b"(null)" => {
             p.name = Some(value.clone());
-            p.rec.insert("name", V::Text(value));
+            p.rec.insert(K::Name, V::Text(value));
         }
-        b"inode" => {
+        Name::Inode => {
             if let Some(v) = num(&raw) {
-                p.rec.insert("inode", V::U64(v));
+                p.rec.insert(K::Inode, V::U64(v));
             }
         }
-        b"dev" => p.rec.insert("dev", V::Text(raw)),
-        b"mode" => {
+        Name::Dev => p.rec.insert(K::Dev, V::Text(raw)),
+        Name::Mode => {
             if let Some(m) = std::str::from_utf8(&raw)
                 .ok()
                 .and_then(|s| u64::from_str_radix(s, 8).ok())
             {
                 p.mode = Some(m);
-                p.rec.insert(
-                    "mode",
-                    V::Text(Cow::Owned(format!("{:o}", m & 0o7777).into_bytes())),
-                );
+                p.rec.insert(K::Mode, V::Oct(m & 0o7777));
             }
         }
-        b"ouid" | b"ogid" => {
+        Name::Ouid | Name::Ogid => {
             if let Some(v) = num(&raw) {
                 p.rec
-                    .insert(if name == b"ouid" { "uid" } else { "gid" }, V::U64(v));
+                    .insert(if id == Name::Ouid { K::Uid } else { K::Gid }, V::U64(v));
             }
         }
-        b"nametype" => {
+        Name::Nametype => {
             p.parent = raw.as_ref() == b"PARENT";
-            p.rec.insert("nametype", V::Text(raw));
+            p.rec.insert(K::Nametype, V::Text(raw));
         }
         _ => {}
+    }
+}
+
+/// `raw` as `str::parse::<i64>` reads it, on bytes.
+fn int(raw: &[u8]) -> Option<i64> {
+    let (neg, d) = match raw {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, raw),
+    };
+    let n = num(d).filter(|_| d.first() != Some(&b'+'))?;
+    if neg {
+        // -(2^63) is the one magnitude that fits only as a negative number.
+        (n <= 1 << 63).then(|| (n as i64).wrapping_neg())
+    } else {
+        i64::try_from(n).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reuse_keeps_the_allocation() {
+        let mut v: Vec<(K, V<'static>)> = Vec::with_capacity(10);
+        v.push((K::Auid, V::U64(1)));
+        let p = v.as_ptr() as usize;
+        let w: Vec<(K, V<'_>)> = reuse(v);
+        assert!(w.is_empty());
+        assert_eq!((w.capacity(), w.as_ptr() as usize), (10, p));
+    }
+
+    #[test]
+    fn cached_time_is_the_timestamp() {
+        let mut cache = (0, [0u8; 30]);
+        for (sec, nanos) in [
+            (0u64, 0u32),
+            (0, 5),
+            (1_700_000_000, 123_000_000),
+            (1_700_000_000, 999_999_999),
+            (1_700_000_001, 1),
+            (253_402_300_799, 7),
+            (253_402_300_800, 7),
+            (u64::MAX, 1_500_000_000),
+            (5, 2_000_000_000),
+        ] {
+            let mut mine = Vec::new();
+            write_time(&mut cache, sec, nanos, &mut mine);
+            let mut want = Vec::new();
+            crate::event::Timestamp {
+                secs: sec as i64,
+                nanos,
+            }
+            .write_rfc3339(&mut want);
+            assert_eq!(mine, want, "{sec} {nanos}");
+        }
+    }
+
+    #[test]
+    fn int_reads_what_str_parse_reads() {
+        let cases = [
+            "",
+            "+",
+            "-",
+            "0",
+            "-0",
+            "+-1",
+            "-+1",
+            "--1",
+            "-13",
+            "+13",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "1x",
+            "-",
+        ];
+        for c in cases {
+            assert_eq!(int(c.as_bytes()), c.parse::<i64>().ok(), "{c:?}");
+        }
     }
 }

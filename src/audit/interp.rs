@@ -5,10 +5,11 @@
 //! listed in docs/audit.md; everything else aims to be byte-identical to libauparse 3.0.9.
 
 use std::borrow::Cow;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
+use super::decoders;
+use super::names::{self, Name};
 use super::record::{self, unhex, EXECVE, PATH};
-use super::sysargs::{ipc_name, socketcall_name, syscall_arg};
+use super::sysargs::{ipc_name, socketcall_name, syscall_arg, Arg};
 use super::tables::{self, Machine};
 
 /// How a field's value is interpreted.
@@ -97,67 +98,34 @@ fn is_hex(v: &[u8]) -> bool {
 
 /// The kind of field `name` in a record of type `rtype` (auparse's table and overrides).
 pub fn kind(rtype: u32, name: &[u8], raw: &[u8]) -> Kind {
-    if rtype == EXECVE && name.first() == Some(&b'a') && name != b"argc" {
+    kind_of(rtype, names::classify(name), name, raw)
+}
+
+/// `kind` for a name already classified (`id == names::classify(name)`).
+#[inline]
+pub(super) fn kind_of(rtype: u32, id: Name, name: &[u8], raw: &[u8]) -> Kind {
+    if rtype == EXECVE && name.first() == Some(&b'a') && id != Name::Argc {
         return if contains(name, b"_len") {
             Kind::Plain
         } else {
             Kind::Escaped
         };
     }
-    match name {
-        b"saddr" if rtype == 1400 || rtype == 1324 => return Kind::Plain,
-        b"acct" => {
-            return if raw.first() == Some(&b'"') || is_hex(raw) {
+    match id {
+        Name::Saddr if rtype == 1400 || rtype == 1324 => Kind::Plain,
+        Name::Acct => {
+            if raw.first() == Some(&b'"') || is_hex(raw) {
                 Kind::Escaped
             } else {
                 Kind::Plain
             }
         }
-        b"flags" if rtype == PATH => return Kind::Plain,
-        b"mode" if rtype == 1312 => return Kind::ModeShort,
-        b"fp" if rtype == 2404 => return Kind::Plain,
-        b"id" if matches!(rtype, 1116 | 1132 | 1117) => return Kind::Gid,
-        b"name" if rtype == 1330 => return Kind::Escaped,
-        _ => {}
-    }
-    match name {
-        b"auid" | b"uid" | b"euid" | b"suid" | b"fsuid" | b"ouid" | b"oauid" | b"old-auid"
-        | b"iuid" | b"id" | b"inode_uid" | b"sauid" | b"obj_uid" => Kind::Uid,
-        b"obj_gid" | b"gid" | b"egid" | b"sgid" | b"fsgid" | b"ogid" | b"igid" | b"inode_gid"
-        | b"new_gid" => Kind::Gid,
-        b"syscall" => Kind::Syscall,
-        b"arch" => Kind::Arch,
-        b"exit" => Kind::Exit,
-        b"path" | b"comm" | b"exe" | b"file" | b"name" | b"watch" | b"cwd" | b"cmd" | b"dir"
-        | b"key" | b"vm" | b"old-chardev" | b"new-chardev" | b"old-disk" | b"new-disk"
-        | b"old-fs" | b"new-fs" | b"old-net" | b"new-net" | b"device" | b"cgroup" | b"old-rng"
-        | b"new-rng" | b"ocomm" | b"grp" | b"new_group" | b"invalid_context" | b"sw"
-        | b"root_dir" => Kind::Escaped,
-        // Debian builds auparse with AppArmor support.
-        b"apparmor" | b"operation" | b"denied_mask" | b"info" | b"profile" | b"requested_mask" => {
-            Kind::Escaped
-        }
-        b"perm" | b"perm_mask" => Kind::Perm,
-        b"mode" => Kind::Mode,
-        b"saddr" => Kind::Sockaddr,
-        b"prom" | b"old_prom" => Kind::Promisc,
-        b"capability" => Kind::Capability,
-        b"res" | b"result" => Kind::Success,
-        b"a0" => Kind::A0,
-        b"a1" => Kind::A1,
-        b"a2" => Kind::A2,
-        b"a3" => Kind::A3,
-        b"sig" | b"sigev_signo" => Kind::Signal,
-        b"list" => Kind::List,
-        b"data" => Kind::TtyData,
-        b"ses" => Kind::Session,
-        b"cap_pi" | b"cap_pe" | b"cap_pp" | b"cap_pa" | b"cap_fi" | b"cap_fp" | b"fp" | b"fi"
-        | b"old_pp" | b"old_pi" | b"old_pe" | b"old_pa" | b"new_pp" | b"new_pi" | b"new_pe"
-        | b"pp" | b"pi" | b"pe" | b"pa" => Kind::CapBitmap,
-        b"family" => Kind::Nfproto,
-        b"code" => Kind::Seccomp,
-        b"proctitle" => Kind::Proctitle,
-        _ => Kind::Plain,
+        Name::Flags if rtype == PATH => Kind::Plain,
+        Name::Mode if rtype == 1312 => Kind::ModeShort,
+        Name::Fp if rtype == 2404 => Kind::Plain,
+        Name::Id if matches!(rtype, 1116 | 1132 | 1117) => Kind::Gid,
+        Name::Name_ if rtype == 1330 => Kind::Escaped,
+        _ => id.base_kind(),
     }
 }
 
@@ -212,7 +180,37 @@ pub fn interpret<'a>(
     raw: &'a [u8],
     enriched: &[(Vec<u8>, &'a [u8])],
 ) -> Option<Cow<'a, [u8]>> {
-    let kind = kind(ctx.rtype, name, raw);
+    let mut buf = Vec::new();
+    match interpret_in(ctx, names::classify(name), name, raw, enriched, &mut buf) {
+        Interp::Same => None,
+        Interp::At(v) => Some(Cow::Borrowed(v)),
+        Interp::Buf => Some(Cow::Owned(buf)),
+    }
+}
+
+/// Where `interpret_in` left a field's interpreted value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interp<'a> {
+    /// The raw value unchanged.
+    Same,
+    /// Part of the raw value or of the enrichment, or a constant.
+    At(&'a [u8]),
+    /// The contents of the caller's buffer.
+    Buf,
+}
+
+/// `interpret` for a classified name (`id == names::classify(name)`), writing values it has
+/// to build into `buf` (emptied first) instead of allocating: the renderer's per-field call.
+pub(super) fn interpret_in<'a>(
+    ctx: &Ctx,
+    id: Name,
+    name: &[u8],
+    raw: &'a [u8],
+    enriched: &[(Vec<u8>, &'a [u8])],
+    buf: &mut Vec<u8>,
+) -> Interp<'a> {
+    buf.clear();
+    let kind = kind_of(ctx.rtype, id, name, raw);
     if let Some((_, v)) = enriched.iter().find(|(n, _)| n == name) {
         if !v.starts_with(b"unknown-") {
             let v: &'a [u8] = v;
@@ -220,13 +218,121 @@ pub fn interpret<'a>(
                 Kind::Uid | Kind::Gid => unquote(v),
                 _ => v,
             };
-            return (v != raw).then_some(Cow::Borrowed(v));
+            return if v != raw {
+                Interp::At(v)
+            } else {
+                Interp::Same
+            };
         }
     }
-    let out = interpret_kind(ctx, kind, raw);
+    let out = match kind {
+        Kind::Plain => return Interp::Same,
+        Kind::Uid | Kind::Gid | Kind::Session => match id_unset(raw) {
+            Some(v) => Interp::At(v),
+            None => return Interp::Same,
+        },
+        Kind::Escaped => escaped_in(raw, buf),
+        Kind::Proctitle => {
+            let v = escaped_in(raw, buf);
+            if raw.first() != Some(&b'"') {
+                if let Interp::At(s) = v {
+                    buf.extend_from_slice(s);
+                }
+                for b in buf.iter_mut() {
+                    if *b == 0 {
+                        *b = b' ';
+                    }
+                }
+                if v != Interp::Same {
+                    return if buf[..] == *raw {
+                        Interp::Same
+                    } else {
+                        Interp::Buf
+                    };
+                }
+            }
+            v
+        }
+        Kind::A0 | Kind::A1 | Kind::A2 | Kind::A3 => match syscall_arg(ctx, kind, raw) {
+            Arg::Hex => {
+                hex_arg(raw, buf);
+                Interp::Buf
+            }
+            Arg::Text(t) => cow_in(t, buf),
+        },
+        Kind::Mode => match strtoul(raw, 8) {
+            Some(v) => {
+                write_mode(v as u32, buf);
+                Interp::Buf
+            }
+            None => cow_in(conversion_error(raw), buf),
+        },
+        Kind::Exit => match exit_text(raw) {
+            Ok(Some(t)) => Interp::At(t.as_bytes()),
+            Ok(None) => return Interp::Same,
+            Err(()) => cow_in(exit(raw), buf),
+        },
+        _ => cow_in(interpret_kind(ctx, kind, raw), buf),
+    };
     match out {
-        Some(ref v) if v.as_ref() == raw => None,
+        Interp::At(v) if v == raw => Interp::Same,
+        Interp::Buf if buf[..] == *raw => Interp::Same,
         o => o,
+    }
+}
+
+fn cow_in<'a>(c: Option<Cow<'a, [u8]>>, buf: &mut Vec<u8>) -> Interp<'a> {
+    match c {
+        None => Interp::Same,
+        Some(Cow::Borrowed(b)) => Interp::At(b),
+        Some(Cow::Owned(o)) => {
+            buf.extend_from_slice(&o);
+            Interp::Buf
+        }
+    }
+}
+
+/// `0x` + raw (lossy for bytes that are not UTF-8, as `format!` would print them).
+fn hex_arg(raw: &[u8], buf: &mut Vec<u8>) {
+    buf.extend_from_slice(b"0x");
+    match std::str::from_utf8(raw) {
+        Ok(_) => buf.extend_from_slice(raw),
+        Err(_) => buf.extend_from_slice(lossy(raw).as_bytes()),
+    }
+}
+
+/// `escaped` into `buf` (decoded hex) or as a slice of `raw`.
+fn escaped_in<'a>(raw: &'a [u8], buf: &mut Vec<u8>) -> Interp<'a> {
+    match raw {
+        [b'"', rest @ ..] => {
+            let end = record::memchr(b'"', rest).unwrap_or(rest.len());
+            Interp::At(&rest[..end])
+        }
+        [b'(', ..] => match record::memchr(b')', raw) {
+            Some(i) if i + 1 < raw.len() => Interp::At(&raw[..=i]),
+            _ => Interp::Same,
+        },
+        [b'0', b'0', rest @ ..] if !rest.is_empty() => {
+            if record::unhex_into(rest, buf) || record::unhex_into(raw, buf) {
+                Interp::Buf
+            } else {
+                Interp::Same
+            }
+        }
+        _ => {
+            if record::unhex_into(raw, buf) {
+                Interp::Buf
+            } else {
+                Interp::Same
+            }
+        }
+    }
+}
+
+fn id_unset(raw: &[u8]) -> Option<&'static [u8]> {
+    match raw {
+        b"4294967295" | b"-1" => Some(b"unset"),
+        _ => None,
     }
 }
 
@@ -259,7 +365,7 @@ fn interpret_kind<'a>(ctx: &Ctx, kind: Kind, raw: &'a [u8]) -> Option<Cow<'a, [u
         Kind::Perm => perm(raw),
         Kind::Mode => mode(raw, 8),
         Kind::ModeShort => mode_short(raw, 8),
-        Kind::Sockaddr => sockaddr(raw),
+        Kind::Sockaddr => decoders::sockaddr(raw),
         Kind::Promisc => match dec(raw) {
             Some(0) => text("no"),
             Some(_) => text("yes"),
@@ -284,7 +390,14 @@ fn interpret_kind<'a>(ctx: &Ctx, kind: Kind, raw: &'a [u8]) -> Option<Cow<'a, [u
                 None
             }
         }
-        Kind::A0 | Kind::A1 | Kind::A2 | Kind::A3 => syscall_arg(ctx, kind, raw),
+        Kind::A0 | Kind::A1 | Kind::A2 | Kind::A3 => match syscall_arg(ctx, kind, raw) {
+            Arg::Hex => {
+                let mut v = Vec::with_capacity(raw.len() + 2);
+                hex_arg(raw, &mut v);
+                Some(Cow::Owned(v))
+            }
+            Arg::Text(t) => t,
+        },
         Kind::Signal => signal(raw, 10),
         Kind::List => match dec(raw) {
             Some(n) => match tables::list_name(n) {
@@ -293,7 +406,7 @@ fn interpret_kind<'a>(ctx: &Ctx, kind: Kind, raw: &'a [u8]) -> Option<Cow<'a, [u
             },
             None => conversion_error(raw),
         },
-        Kind::TtyData => tty_data(raw),
+        Kind::TtyData => decoders::tty_data(raw),
         Kind::CapBitmap => cap_bitmap(raw),
         Kind::Nfproto => match dec(raw) {
             Some(n) => match tables::nfproto_name(n) {
@@ -315,10 +428,7 @@ fn interpret_kind<'a>(ctx: &Ctx, kind: Kind, raw: &'a [u8]) -> Option<Cow<'a, [u
 /// Ids: only the "unset" marker is translated; names would come from the reading machine's
 /// passwd file, not the logging machine's (use the enriched log format for names).
 fn id(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
-    match raw {
-        b"4294967295" | b"-1" => text("unset"),
-        _ => None,
-    }
+    id_unset(raw).map(Cow::Borrowed)
 }
 
 /// Quoted -> the text between the quotes; all-hex (even length) -> the decoded bytes;
@@ -398,6 +508,35 @@ fn exit(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
     text(format!("{name}({})", strerror(e)))
 }
 
+/// The common cases of `exit` without formatting: `Ok(None)`: not interpreted (not negative),
+/// `Ok(Some(..))`: a known errno's text, `Err(())`: anything else (take `exit`).
+fn exit_text(raw: &[u8]) -> Result<Option<&'static str>, ()> {
+    let digits =
+        |d: &[u8], max: usize| !d.is_empty() && d.len() <= max && d.iter().all(u8::is_ascii_digit);
+    match raw {
+        [b'-', d @ ..] if digits(d, 9) => {
+            let e = d.iter().fold(0u32, |n, c| n * 10 + (c - b'0') as u32);
+            if e == 0 {
+                return Ok(None);
+            }
+            errno_text(e).map(Some).ok_or(())
+        }
+        d if digits(d, 18) => Ok(None),
+        _ => Err(()),
+    }
+}
+
+/// `EACCES(Permission denied)` for 13, built once per errno libaudit knows.
+fn errno_text(e: u32) -> Option<&'static str> {
+    static T: std::sync::OnceLock<Vec<Option<String>>> = std::sync::OnceLock::new();
+    let t = T.get_or_init(|| {
+        (0..4096u32)
+            .map(|e| tables::errno_name(e).map(|n| format!("{n}({})", strerror(e as u64))))
+            .collect()
+    });
+    t.get(e as usize)?.as_deref()
+}
+
 /// glibc's message for errno `e`.
 fn strerror(e: u64) -> String {
     let Ok(code) = i32::try_from(e) else {
@@ -429,23 +568,43 @@ pub(super) fn mode(raw: &[u8], base: u32) -> Option<Cow<'static, [u8]>> {
     let Some(v) = strtoul(raw, base) else {
         return conversion_error(raw);
     };
-    let v = v as u32;
-    let mut s = match v & 0o170000 {
-        0o140000 => "socket".to_string(),
-        0o120000 => "link".to_string(),
-        0o100000 => "file".to_string(),
-        0o060000 => "block".to_string(),
-        0o040000 => "dir".to_string(),
-        0o020000 => "character".to_string(),
-        0o010000 => "fifo".to_string(),
-        t => format!("{:03o}", t / 0o010000),
+    let mut s = Vec::with_capacity(16);
+    write_mode(v as u32, &mut s);
+    Some(Cow::Owned(s))
+}
+
+/// `file,suid,755`: the file type, the special bits, the permissions in octal.
+fn write_mode(v: u32, out: &mut Vec<u8>) {
+    let t: &[u8] = match v & 0o170000 {
+        0o140000 => b"socket",
+        0o120000 => b"link",
+        0o100000 => b"file",
+        0o060000 => b"block",
+        0o040000 => b"dir",
+        0o020000 => b"character",
+        0o010000 => b"fifo",
+        t => {
+            octal3(t / 0o010000, out);
+            b""
+        }
     };
+    out.extend_from_slice(t);
     for (bit, n) in [(0o4000, ",suid"), (0o2000, ",sgid"), (0o1000, ",sticky")] {
         if v & bit != 0 {
-            s.push_str(n);
+            out.extend_from_slice(n.as_bytes());
         }
     }
-    text(format!("{s},{:03o}", v & 0o777))
+    out.push(b',');
+    octal3(v & 0o777, out);
+}
+
+/// `{:03o}` for `n < 0o1000`.
+fn octal3(n: u32, out: &mut Vec<u8>) {
+    out.extend_from_slice(&[
+        b'0' + (n >> 6 & 7) as u8,
+        b'0' + (n >> 3 & 7) as u8,
+        b'0' + (n & 7) as u8,
+    ]);
 }
 
 pub(super) fn mode_short(raw: &[u8], base: u32) -> Option<Cow<'static, [u8]>> {
@@ -491,105 +650,6 @@ fn cap_bitmap(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
     } else {
         text(names.join(","))
     }
-}
-
-fn sockaddr(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
-    let hex_len = raw.iter().take_while(|c| c.is_ascii_hexdigit()).count() & !1;
-    let Some(b) = unhex(&raw[..hex_len]).filter(|b| b.len() >= 2) else {
-        return text(format!("malformed-host({})", lossy(raw)));
-    };
-    let fam = u16::from_le_bytes([b[0], b[1]]);
-    let Some(name) = tables::family_name(fam) else {
-        return text(format!("unknown-family({fam})"));
-    };
-    let port = |b: &[u8]| u16::from_be_bytes([b[2], b[3]]);
-    let s = match fam {
-        1 if b.len() < 4 => format!("{{ saddr_fam={name} sockaddr len too short }}"),
-        1 => {
-            let path = &b[2..b.len().min(2 + 108)];
-            let path = if path.first() == Some(&0) {
-                &path[1..]
-            } else {
-                path
-            };
-            let end = record::memchr(0, path).unwrap_or(path.len());
-            format!("{{ saddr_fam={name} path={} }}", lossy(&path[..end]))
-        }
-        2 if b.len() < 16 => format!("{{ saddr_fam={name} sockaddr len too short }}"),
-        2 => {
-            let a = Ipv4Addr::new(b[4], b[5], b[6], b[7]);
-            format!("{{ saddr_fam={name} laddr={a} lport={} }}", port(&b))
-        }
-        10 if b.len() < 28 => format!("{{ saddr_fam={name} sockaddr6 len too short }}"),
-        10 => {
-            let mut o = [0u8; 16];
-            o.copy_from_slice(&b[8..24]);
-            let a = Ipv6Addr::from(o);
-            format!("{{ saddr_fam={name} laddr={a} lport={} }}", port(&b))
-        }
-        16 if b.len() < 12 => format!("{{ saddr_fam={name} len too short }}"),
-        16 => {
-            let pid = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
-            format!("{{ saddr_fam={name} nlnk-fam={fam} nlnk-pid={pid} }}")
-        }
-        _ => format!("{{ saddr_fam={name} (unsupported) }}"),
-    };
-    text(s)
-}
-
-fn tty_data(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
-    let data = unhex(raw)?;
-    let mut out = Vec::with_capacity(data.len() + 8);
-    let mut in_text = false;
-    let mut i = 0;
-    while i < data.len() {
-        let c = data[i];
-        let seq = tables::TTY_SEQUENCES
-            .iter()
-            .find(|(s, _)| data[i..].starts_with(s));
-        let key = match seq {
-            Some((s, name)) => {
-                i += s.len();
-                Some(*name)
-            }
-            None => {
-                i += 1;
-                tables::tty_key(c)
-            }
-        };
-        if let Some(k) = key {
-            if in_text {
-                out.push(b'"');
-                in_text = false;
-            }
-            if !out.is_empty() {
-                out.push(b',');
-            }
-            out.push(b'<');
-            out.extend_from_slice(k.as_bytes());
-            out.push(b'>');
-            continue;
-        }
-        if !in_text {
-            if !out.is_empty() {
-                out.push(b',');
-            }
-            out.push(b'"');
-            in_text = true;
-        }
-        if !(0x20..=0x7e).contains(&c) {
-            out.extend_from_slice(format!("\\{:03o}", c).as_bytes());
-        } else {
-            if c == b'\\' || c == b'"' {
-                out.push(b'\\');
-            }
-            out.push(c);
-        }
-    }
-    if in_text {
-        out.push(b'"');
-    }
-    Some(Cow::Owned(out))
 }
 
 #[cfg(test)]

@@ -17,6 +17,244 @@ static PLAIN: [bool; 256] = {
 /// Appends `"…"`: `bytes` escaped by `crate::text::escape`, then as a JSON string.
 #[inline]
 pub fn string(bytes: &[u8], out: &mut Vec<u8>) {
+    // Nearly every value is printable ASCII without `"` or `\`: one check, one copy. Quoted
+    // raw values (`"/bin/sh"`) are the next most common: only their two quotes need work.
+    if plain(bytes) {
+        return quoted_plain(bytes, out);
+    }
+    if let [b'"', inner @ .., b'"'] = bytes {
+        if plain(inner) {
+            out.reserve(inner.len() + 6);
+            put(out, b"\"\\\"");
+            put(out, inner);
+            put(out, b"\\\"\"");
+            return;
+        }
+    }
+    escaped(bytes, out);
+}
+
+/// Appends `"…"` for bytes already known to be `plain`.
+#[inline]
+pub fn quoted_plain(bytes: &[u8], out: &mut Vec<u8>) {
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    put(out, bytes);
+    out.push(b'"');
+}
+
+/// Appends `b`. Most of what the renderer writes is a few bytes long: those are copied with
+/// two overlapping word moves instead of a call to `memcpy`.
+#[inline]
+pub fn put(out: &mut Vec<u8>, b: &[u8]) {
+    let n = b.len();
+    if n > 16 {
+        return out.extend_from_slice(b);
+    }
+    out.reserve(16);
+    let len = out.len();
+    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    // SAFETY: `reserve(16)` makes the 16 bytes after `len` writable, `n <= 16`, every write
+    // below ends at or before `dst + n`, and together they cover `dst .. dst + n`, so the
+    // new length only covers initialised bytes.
+    unsafe {
+        if n >= 8 {
+            let head = u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+            let t = &b[n - 8..];
+            let tail = u64::from_ne_bytes([t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]]);
+            dst.cast::<u64>().write_unaligned(head);
+            dst.add(n - 8).cast::<u64>().write_unaligned(tail);
+        } else if n >= 4 {
+            let head = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+            let t = &b[n - 4..];
+            let tail = u32::from_ne_bytes([t[0], t[1], t[2], t[3]]);
+            dst.cast::<u32>().write_unaligned(head);
+            dst.add(n - 4).cast::<u32>().write_unaligned(tail);
+        } else {
+            for (i, &c) in b.iter().enumerate() {
+                dst.add(i).write(c);
+            }
+        }
+        out.set_len(len + n);
+    }
+}
+
+/// True when `bytes` is printable ASCII without `"` and `\` (written as they are).
+#[inline]
+pub fn plain(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    if n >= 8 {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            if !all_plain(c) {
+                return false;
+            }
+        }
+        // The tail as the last 8 bytes (overlapping ones were checked: harmless).
+        return chunks.remainder().is_empty() || all_plain(&bytes[n - 8..]);
+    }
+    if n >= 4 {
+        // Two overlapping halves: every byte is in the word at least once.
+        let lo = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as u64;
+        let t = &bytes[n - 4..];
+        let hi = u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as u64;
+        return special_mask(lo | hi << 32) == 0;
+    }
+    bytes.iter().all(|&c| PLAIN[c as usize])
+}
+
+/// How a string is written: as it is between quotes, as a quoted raw value (`"x"` ->
+/// `"\\"x\\""`), or through the general escaper.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Plain,
+    Quoted,
+    Other,
+}
+
+#[inline]
+fn shape(b: &[u8]) -> Shape {
+    if plain(b) {
+        Shape::Plain
+    } else if matches!(b, [b'"', inner @ .., b'"'] if plain(inner)) {
+        Shape::Quoted
+    } else {
+        Shape::Other
+    }
+}
+
+/// Bytes `shape` adds around a string.
+fn extra(s: Shape) -> usize {
+    match s {
+        Shape::Plain => 2,
+        Shape::Quoted => 4,
+        Shape::Other => 0,
+    }
+}
+
+/// Appends one field of a record, `,["name","raw","interpreted"]` (no comma when `first`,
+/// no third member without `interp`): the same bytes as writing each part with `string`,
+/// but with one reservation and no capacity check per part in the common case where
+/// nothing needs escaping. `known` says `name` is plain.
+#[inline]
+pub fn field(
+    out: &mut Vec<u8>,
+    first: bool,
+    known: bool,
+    name: &[u8],
+    raw: &[u8],
+    interp: Option<&[u8]>,
+) {
+    let ns = if known { Shape::Plain } else { shape(name) };
+    let rs = shape(raw);
+    let is = interp.map_or(Shape::Plain, shape);
+    if ns != Shape::Plain || rs == Shape::Other || is != Shape::Plain {
+        out.reserve(name.len() + raw.len() + interp.map_or(0, <[u8]>::len) + 16);
+        if !first {
+            out.push(b',');
+        }
+        out.push(b'[');
+        string(name, out);
+        out.push(b',');
+        string(raw, out);
+        if let Some(v) = interp {
+            out.push(b',');
+            string(v, out);
+        }
+        out.push(b']');
+        return;
+    }
+    let total = usize::from(!first)
+        + 1
+        + name.len()
+        + 2
+        + 1
+        + raw.len()
+        + extra(rs)
+        + interp.map_or(0, |v| 1 + v.len() + 2)
+        + 1;
+    // `copy_small` never writes past its slice; the slack only keeps the next small write
+    // from reallocating.
+    out.reserve(total + 16);
+    let len = out.len();
+    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    // SAFETY: `reserve` made `total + 16` bytes after `len` writable; the writes below stay
+    // in `dst .. dst + total` (checked by the debug assertion) and cover all of it, so the
+    // new length only covers initialised bytes.
+    unsafe {
+        let mut p = 0;
+        let byte = |p: &mut usize, c: u8| {
+            dst.add(*p).write(c);
+            *p += 1;
+        };
+        if !first {
+            byte(&mut p, b',');
+        }
+        byte(&mut p, b'[');
+        byte(&mut p, b'"');
+        copy_small(dst, &mut p, name);
+        byte(&mut p, b'"');
+        byte(&mut p, b',');
+        match rs {
+            Shape::Quoted => {
+                copy_small(dst, &mut p, b"\"\\\"");
+                copy_small(dst, &mut p, &raw[1..raw.len() - 1]);
+                copy_small(dst, &mut p, b"\\\"\"");
+            }
+            _ => {
+                byte(&mut p, b'"');
+                copy_small(dst, &mut p, raw);
+                byte(&mut p, b'"');
+            }
+        }
+        if let Some(v) = interp {
+            byte(&mut p, b',');
+            byte(&mut p, b'"');
+            copy_small(dst, &mut p, v);
+            byte(&mut p, b'"');
+        }
+        byte(&mut p, b']');
+        debug_assert_eq!(p, total);
+        out.set_len(len + p);
+    }
+}
+
+/// Copies `b` to `dst + *p` and advances `*p`: short slices with two overlapping word moves
+/// instead of a `memcpy` call.
+///
+/// # Safety
+/// `dst + *p .. dst + *p + b.len()` must be writable.
+#[inline(always)]
+unsafe fn copy_small(dst: *mut u8, p: &mut usize, b: &[u8]) {
+    let n = b.len();
+    let d = dst.add(*p);
+    if n >= 8 {
+        if n > 16 {
+            std::ptr::copy_nonoverlapping(b.as_ptr(), d, n);
+        } else {
+            let head = u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+            let t = &b[n - 8..];
+            let tail = u64::from_ne_bytes([t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]]);
+            d.cast::<u64>().write_unaligned(head);
+            d.add(n - 8).cast::<u64>().write_unaligned(tail);
+        }
+    } else if n >= 4 {
+        let head = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+        let t = &b[n - 4..];
+        let tail = u32::from_ne_bytes([t[0], t[1], t[2], t[3]]);
+        d.cast::<u32>().write_unaligned(head);
+        d.add(n - 4).cast::<u32>().write_unaligned(tail);
+    } else {
+        for (i, &c) in b.iter().enumerate() {
+            d.add(i).write(c);
+        }
+    }
+    *p += n;
+}
+
+/// The general case of `string`.
+#[inline(never)]
+fn escaped(bytes: &[u8], out: &mut Vec<u8>) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     let mut start = 0;
@@ -52,17 +290,28 @@ pub fn string(bytes: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-/// True when none of the 8 bytes is a control byte, DEL, non-ASCII, `"` or `\\`.
+#[inline]
+fn word(b: &[u8]) -> u64 {
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+/// True when none of the 8 bytes is a control byte, DEL, non-ASCII, `"` or `\`.
 #[inline]
 fn all_plain(b: &[u8]) -> bool {
+    special_mask(word(b)) == 0
+}
+
+/// The high bit of each byte of `w` that is special (a control byte, DEL, non-ASCII, `"` or
+/// `\`); bits above the lowest one may be false alarms (borrows): only zero is exact.
+#[inline]
+fn special_mask(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let w = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
     let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
     let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
     let special =
         zero(w ^ (ONES * b'"' as u64)) | zero(w ^ (ONES * b'\\' as u64)) | zero(w ^ (ONES * 0x7f));
-    (w & HIGH) | below_space | special == 0
+    (w & HIGH) | below_space | special
 }
 
 fn slow(bytes: &[u8], out: &mut Vec<u8>) {
@@ -200,9 +449,11 @@ pub fn network(n: &crate::event::Network, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-fn uint(n: u64, out: &mut Vec<u8>) {
+/// Appends `n` in decimal.
+#[inline]
+pub fn uint(n: u64, out: &mut Vec<u8>) {
     let mut b = itoa_buf();
-    out.extend_from_slice(fmt_u64(n, &mut b));
+    put(out, fmt_u64(n, &mut b));
 }
 
 fn itoa_buf() -> [u8; 20] {
@@ -210,14 +461,24 @@ fn itoa_buf() -> [u8; 20] {
 }
 
 fn fmt_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    // Two digits per division.
+    const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
     let mut i = buf.len();
-    loop {
+    while n >= 100 {
+        let r = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i] = PAIRS[r];
+        buf[i + 1] = PAIRS[r + 1];
+    }
+    if n >= 10 {
+        let r = n as usize * 2;
+        i -= 2;
+        buf[i] = PAIRS[r];
+        buf[i + 1] = PAIRS[r + 1];
+    } else {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[i] = b'0' + n as u8;
     }
     &buf[i..]
 }
@@ -269,6 +530,76 @@ mod tests {
     use crate::event::{Bytes, Value};
 
     #[test]
+    fn numbers_as_serde_writes_them() {
+        let mut cases = vec![0, 1, 9, 10, 99, 100, 101, 999, 1000, u64::MAX, u64::MAX - 1];
+        cases.extend((0..64).map(|s| 1u64 << s));
+        cases.extend((1..20).map(|d| 10u64.pow(d) - 1));
+        for n in cases {
+            let mut mine = Vec::new();
+            uint(n, &mut mine);
+            assert_eq!(mine, n.to_string().into_bytes());
+        }
+    }
+
+    #[test]
+    fn field_equals_its_parts() {
+        let vals: Vec<&[u8]> = vec![
+            b"",
+            b"a",
+            b"abc",
+            b"abcd",
+            b"abcdefg",
+            b"abcdefgh",
+            b"0123456789abcdefg",
+            b"\"x\"",
+            b"\"\"",
+            b"\"",
+            b"\"a\\b\"",
+            b"a\nb",
+            b"\xff",
+            b"(null)",
+            b"\"a long quoted value of some length\"",
+        ];
+        for &name in &vals {
+            for &raw in &vals {
+                for interp in vals.iter().map(|v| Some(*v)).chain([None]) {
+                    for first in [true, false] {
+                        let mut want = b"[..".to_vec();
+                        if !first {
+                            want.push(b',');
+                        }
+                        want.push(b'[');
+                        string(name, &mut want);
+                        want.push(b',');
+                        string(raw, &mut want);
+                        if let Some(v) = interp {
+                            want.push(b',');
+                            string(v, &mut want);
+                        }
+                        want.push(b']');
+                        let mut mine = b"[..".to_vec();
+                        field(&mut mine, first, plain(name), name, raw, interp);
+                        assert_eq!(mine, want);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn put_copies_every_length() {
+        let src: Vec<u8> = (0..40u8).map(|i| b'A' + i).collect();
+        for n in 0..=src.len() {
+            for pre in [0, 1, 7] {
+                let mut out = vec![b'.'; pre];
+                put(&mut out, &src[..n]);
+                assert_eq!(&out[pre..], &src[..n]);
+                assert_eq!(out.len(), pre + n);
+            }
+        }
+    }
+
+    #[test]
     fn same_bytes_as_serde() {
         let mut cases: Vec<Vec<u8>> = vec![
             b"plain".to_vec(),
@@ -280,12 +611,20 @@ mod tests {
         ];
         for a in 0u8..=255 {
             cases.push(vec![b'x', a, b'"', a]);
-            // Every byte at every position of the 8-byte fast path.
-            for k in 0..17 {
-                let mut v = vec![b'y'; 17];
+            // Every byte at every position of strings of every length around the word size.
+            for (len, k) in (1..18).flat_map(|l| (0..l).map(move |k| (l, k))) {
+                let mut v = vec![b'y'; len];
                 v[k] = a;
-                cases.push(v);
+                cases.push(v.clone());
+                // The same inside quotes (the quoted-raw-value path).
+                let mut q = vec![b'"'];
+                q.extend_from_slice(&v[..k + 1]);
+                q.push(b'"');
+                cases.push(q);
             }
+        }
+        for q in [&b"\""[..], b"\"\"", b"\"a", b"a\"", b"\"a\"b\"", b"\"\\\""] {
+            cases.push(q.to_vec());
         }
         for c in cases {
             let mut mine = Vec::new();

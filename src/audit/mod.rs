@@ -7,10 +7,12 @@
 
 pub mod cli;
 pub mod coalesce;
+mod decoders;
 pub mod event;
 mod fast;
 pub mod interp;
 pub mod json;
+mod names;
 pub mod parse;
 pub mod record;
 mod sysargs;

@@ -56,9 +56,13 @@ const MAX_LINE: usize = 4 << 20;
 /// A batch goes to a worker at this many events or raw bytes, whichever comes first (the
 /// byte bound keeps batches of huge events small, so memory stays bounded).
 const BATCH: usize = 512;
+/// Batches queued before and after each worker: slack for a worker that the scheduler
+/// pauses on a busy machine (the writer takes batches in order, so one stalled worker
+/// stalls everyone once its queues are full).
+const DEPTH: usize = 4;
 const BATCH_BYTES: usize = 512 << 10;
 /// Emptied events kept for reuse, and the largest buffer worth keeping (at most 8 MiB).
-const POOL_MAX: usize = 512;
+const POOL_MAX: usize = 2048;
 const POOLED_BYTES: usize = 16 << 10;
 
 /// Where bad lines go: stderr, with `file:line: why`, the first `max` of them.
@@ -98,13 +102,13 @@ pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Repo
     let mut from_workers = Vec::new();
     let mut handles = Vec::new();
     // Rendered events go back to the reader for reuse: allocation stays on one thread.
-    let (pool_tx, pool_rx) = sync_channel::<Vec<RawEvent>>(2 * workers);
+    let (pool_tx, pool_rx) = sync_channel::<Vec<RawEvent>>(DEPTH * workers);
     for i in 0..workers {
         let pool_tx = pool_tx.clone();
-        let (tx, rx) = sync_channel::<Vec<Item>>(2);
-        let (btx, brx) = sync_channel::<Vec<u8>>(2);
+        let (tx, rx) = sync_channel::<Vec<Item>>(DEPTH);
+        let (btx, brx) = sync_channel::<Vec<u8>>(DEPTH);
         // Written buffers come back to their worker: no multi-megabyte allocation per batch.
-        let (ftx, frx) = sync_channel::<Vec<u8>>(2);
+        let (ftx, frx) = sync_channel::<Vec<u8>>(DEPTH);
         to_workers.push(tx);
         from_workers.push((brx, ftx));
         let h = std::thread::Builder::new()
@@ -280,9 +284,10 @@ impl State {
             return;
         }
         while let Ok(v) = self.pool.try_recv() {
-            if self.co.pool.len() < POOL_MAX {
-                self.co.pool.extend(v);
-            }
+            // Up to the cap (dropping a whole returned batch whenever the pool held more than
+            // the cap left it empty half the time: an allocation per event).
+            let room = POOL_MAX.saturating_sub(self.co.pool.len());
+            self.co.pool.extend(v.into_iter().take(room));
         }
         self.batch_bytes = 0;
         let b = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
@@ -394,14 +399,20 @@ pub fn feed_line(
     if line[first] == b'#' {
         return; // comment: auditd never writes them, hand-edited logs do
     }
-    if memchr::memchr(0, line).is_some() {
-        bad(lineno, &LineError::Binary);
-        return;
-    }
+    // One scan for both: a NUL rejects the line, no 0x1d spares the header parser its own
+    // search for the enrichment.
+    let enriched = match memchr::memchr2(0, record::ENRICH_SEP, line) {
+        None => false,
+        Some(i) if line[i] != 0 && memchr::memchr(0, &line[i..]).is_none() => true,
+        Some(_) => {
+            bad(lineno, &LineError::Binary);
+            return;
+        }
+    };
     let mut rest = line;
     loop {
         let (this, next) = split_fused(rest);
-        match record::parse_header(this) {
+        match record::parse_header_hint(this, enriched) {
             Ok(h) => {
                 rep.records += 1;
                 co.push(&h, this);

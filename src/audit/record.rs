@@ -84,16 +84,26 @@ pub fn type_name(rtype: u32, token: &[u8]) -> Cow<'static, str> {
     Cow::Owned(String::from_utf8_lossy(token).into_owned())
 }
 
-/// The types that make up nearly every log, without a table lookup.
+/// The types that make up nearly every log, without a table lookup: the token packed into
+/// an integer and switched on (slice comparisons compiled to `memcmp` calls).
+#[inline]
 fn common_type(tok: &[u8]) -> Option<(u32, &'static str)> {
-    Some(match tok {
-        b"SYSCALL" => (SYSCALL, "SYSCALL"),
-        b"PATH" => (PATH, "PATH"),
-        b"CWD" => (CWD, "CWD"),
-        b"EXECVE" => (EXECVE, "EXECVE"),
-        b"PROCTITLE" => (PROCTITLE, "PROCTITLE"),
-        b"EOE" => (EOE, "EOE"),
-        b"SOCKADDR" => (SOCKADDR, "SOCKADDR"),
+    use super::names::{key, pack};
+    const T_SYSCALL: u128 = pack("SYSCALL");
+    const T_PATH: u128 = pack("PATH");
+    const T_CWD: u128 = pack("CWD");
+    const T_EXECVE: u128 = pack("EXECVE");
+    const T_PROCTITLE: u128 = pack("PROCTITLE");
+    const T_EOE: u128 = pack("EOE");
+    const T_SOCKADDR: u128 = pack("SOCKADDR");
+    Some(match key(tok)? {
+        T_SYSCALL => (SYSCALL, "SYSCALL"),
+        T_PATH => (PATH, "PATH"),
+        T_CWD => (CWD, "CWD"),
+        T_EXECVE => (EXECVE, "EXECVE"),
+        T_PROCTITLE => (PROCTITLE, "PROCTITLE"),
+        T_EOE => (EOE, "EOE"),
+        T_SOCKADDR => (SOCKADDR, "SOCKADDR"),
         _ => return None,
     })
 }
@@ -109,9 +119,15 @@ fn split_space(s: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// The first `b` in `s`. Header parts and values are mostly a few bytes long, where a SIMD
+/// search's dispatch and setup cost more than a byte loop.
 #[inline]
 pub fn memchr(b: u8, s: &[u8]) -> Option<usize> {
-    memchr::memchr(b, s)
+    if s.len() < 32 {
+        s.iter().position(|&c| c == b)
+    } else {
+        memchr::memchr(b, s)
+    }
 }
 
 fn parse_u64(s: &[u8]) -> Option<u64> {
@@ -154,6 +170,12 @@ pub fn type_number(tok: &[u8]) -> u32 {
 
 /// Parses the header of one line (without its newline).
 pub fn parse_header(line: &[u8]) -> Result<Header<'_>, LineError> {
+    parse_header_hint(line, true)
+}
+
+/// `parse_header`, told whether the line may hold the 0x1d enrichment separator at all
+/// (`false` only when the caller has checked that it does not).
+pub fn parse_header_hint(line: &[u8], may_enrich: bool) -> Result<Header<'_>, LineError> {
     let mut rest = line;
     while let [b' ' | b'\t', r @ ..] = rest {
         rest = r;
@@ -200,7 +222,12 @@ pub fn parse_header(line: &[u8]) -> Result<Header<'_>, LineError> {
         body = b;
     }
     let mut enriched = None;
-    if let Some(i) = memchr(ENRICH_SEP, body) {
+    let sep = if may_enrich {
+        memchr(ENRICH_SEP, body)
+    } else {
+        None
+    };
+    if let Some(i) = sep {
         enriched = Some(&body[i + 1..]);
         body = &body[..i];
     }
@@ -244,7 +271,7 @@ pub fn split_fields<'a>(rtype: u32, body: &'a [u8], out: &mut Vec<Field<'a>>) {
     let start = out.len();
     let mut toks = Tokens(body);
     while let Some(tok) = toks.next() {
-        let Some(eq) = tok.iter().position(|&c| c == b'=') else {
+        let Some(eq) = find_byte(tok, b'=') else {
             if rtype == AVC || rtype == USER_AVC {
                 avc_token(tok, &mut toks, out, start);
             }
@@ -293,8 +320,7 @@ impl<'a> Iterator for Tokens<'a> {
         let s = self.0;
         let begin = s.iter().position(|&c| c != b' ')?;
         let s = &s[begin..];
-        // Tokens are short: a plain scan beats a SIMD search's setup.
-        match s.iter().position(|&c| c == b' ') {
+        match find_byte(s, b' ') {
             Some(e) => {
                 self.0 = &s[e + 1..];
                 Some(&s[..e])
@@ -305,6 +331,40 @@ impl<'a> Iterator for Tokens<'a> {
             }
         }
     }
+}
+
+/// The index of the first `b` in `s`, eight bytes at a time (tokens are too short for a
+/// SIMD search's setup to pay off, too long for a byte loop to be free).
+#[inline]
+pub(super) fn find_byte(s: &[u8], b: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let pat = ONES * b as u64;
+    // The lowest flagged byte is exact (borrows only flag bytes above a real match).
+    let hit = |w: &[u8]| {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]) ^ pat;
+        x.wrapping_sub(ONES) & !x & HIGH
+    };
+    let n = s.len();
+    if n < 8 {
+        return s.iter().position(|&c| c == b);
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        let m = hit(&s[i..i + 8]);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    if i < n {
+        // The last 8 bytes: those before `i` were already found free of `b`.
+        let m = hit(&s[n - 8..]);
+        if m != 0 {
+            return Some(n - 8 + (m.trailing_zeros() / 8) as usize);
+        }
+    }
+    None
 }
 
 /// AVC records have two unlabelled values: the result (`denied`) and the permission set.
@@ -459,6 +519,45 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn common_types_resolve_without_the_table() {
+        for (tok, n) in [
+            ("SYSCALL", SYSCALL),
+            ("PATH", PATH),
+            ("CWD", CWD),
+            ("EXECVE", EXECVE),
+            ("PROCTITLE", PROCTITLE),
+            ("EOE", EOE),
+            ("SOCKADDR", SOCKADDR),
+        ] {
+            assert_eq!(common_type(tok.as_bytes()), Some((n, tok)));
+            assert_eq!(tables::type_name(n), Some(tok));
+            assert_eq!(common_type(tok.to_lowercase().as_bytes()), None);
+        }
+        for tok in ["", "EO", "EOF", "CWDX", "PATHS", "USER_AUTH", "SYSCALl"] {
+            assert_eq!(common_type(tok.as_bytes()), None, "{tok}");
+        }
+    }
+
+    #[test]
+    fn find_byte_agrees_with_a_plain_search() {
+        for n in 0..40usize {
+            for at in (0..n).map(Some).chain([None]) {
+                for other in [b'a', 0x80 | b' ', b' ' - 1, 0xff] {
+                    let mut v = vec![other; n];
+                    if let Some(k) = at {
+                        v[k] = b' ';
+                        // A second match later must not win.
+                        if k + 3 < n {
+                            v[k + 3] = b' ';
+                        }
+                    }
+                    assert_eq!(find_byte(&v, b' '), at, "{v:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -80,41 +80,42 @@ fn open_flags(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
     text(parts.join("|"))
 }
 
+/// How a syscall argument is interpreted.
+#[derive(Debug)]
+pub(super) enum Arg {
+    /// `0x` followed by the raw value (the default for arguments without a decoder).
+    Hex,
+    Text(Option<Cow<'static, [u8]>>),
+}
+
 /// a0..a3 of a SYSCALL record. The dispatch mirrors auparse's (it branches on the first
 /// letter of the syscall name first, which decides some cases); the decoders letrace does not
 /// have (clone flags, mmap/prot, socket types, ...) leave the value as 0x-hex (docs/audit.md).
-pub(super) fn syscall_arg(ctx: &Ctx, kind: Kind, raw: &[u8]) -> Option<Cow<'static, [u8]>> {
-    // The common answer: no formatting machinery for it.
-    let hex = || {
-        if std::str::from_utf8(raw).is_err() {
-            return text(format!("0x{}", lossy(raw)));
-        }
-        let mut v = Vec::with_capacity(raw.len() + 2);
-        v.extend_from_slice(b"0x");
-        v.extend_from_slice(raw);
-        Some(Cow::Owned(v))
-    };
+pub(super) fn syscall_arg(ctx: &Ctx, kind: Kind, raw: &[u8]) -> Arg {
+    // The common answer: `0x` + raw, written by the caller without formatting machinery.
+    let hex = || Arg::Hex;
+    let t = Arg::Text;
     let Some(sys) = ctx.syscall_name() else {
         return hex();
     };
     let dirfd = || match strtoul(raw, 16) {
-        Some(v) if v as u32 == 0xffff_ff9c => text("AT_FDCWD"),
+        Some(v) if v as u32 == 0xffff_ff9c => t(text("AT_FDCWD")),
         Some(_) => hex(),
-        None => conversion_error(raw),
+        None => t(conversion_error(raw)),
     };
-    let ids = || id_hex(raw);
+    let ids = || t(id_hex(raw));
     let first = sys.as_bytes()[0];
     let is = |n: &str| sys == n;
     let r = match kind {
         Kind::A0 => match first {
-            b'r' if is("rt_sigaction") => signal(raw, 16),
+            b'r' if is("rt_sigaction") => t(signal(raw, 16)),
             b'r' if sys.starts_with("renameat") || is("readlinkat") => dirfd(),
             b'p' if is("ptrace") => match strtoul(raw, 16) {
                 Some(v) => match tables::ptrace_request(v) {
-                    Some(s) => text(s),
-                    None => text(format!("unknown-ptrace(0x{})", lossy(raw))),
+                    Some(s) => t(text(s)),
+                    None => t(text(format!("unknown-ptrace(0x{})", lossy(raw)))),
                 },
-                None => conversion_error(raw),
+                None => t(conversion_error(raw)),
             },
             b'm' if is("mkdirat") || is("mknodat") => dirfd(),
             b'f' if is("fchownat")
@@ -152,8 +153,8 @@ pub(super) fn syscall_arg(ctx: &Ctx, kind: Kind, raw: &[u8]) -> Option<Cow<'stat
         },
         Kind::A1 => {
             let early = match first {
-                b'f' if is("fchmod") => Some(mode_short(raw, 16)),
-                b'c' if is("chmod") || is("creat") => Some(mode_short(raw, 16)),
+                b'f' if is("fchmod") => Some(t(mode_short(raw, 16))),
+                b'c' if is("chmod") || is("creat") => Some(t(mode_short(raw, 16))),
                 b'c' if sys.contains("chown") => Some(ids()),
                 _ => None,
             };
@@ -162,22 +163,22 @@ pub(super) fn syscall_arg(ctx: &Ctx, kind: Kind, raw: &[u8]) -> Option<Cow<'stat
             } else if &sys[1..] == "etsockopt" {
                 match strtoul(raw, 16) {
                     Some(v) => match tables::sockopt_level(v) {
-                        Some(s) => text(s),
-                        None => text(format!("unknown-sockopt-level(0x{})", lossy(raw))),
+                        Some(s) => t(text(s)),
+                        None => t(text(format!("unknown-sockopt-level(0x{})", lossy(raw)))),
                     },
-                    None => conversion_error(raw),
+                    None => t(conversion_error(raw)),
                 }
             } else {
                 match first {
                     b's' if matches!(sys, "setreuid" | "setresuid" | "setregid" | "setresgid") => {
                         ids()
                     }
-                    b'm' if is("mkdir") => mode_short(raw, 16),
-                    b'm' if is("mknod") => mode(raw, 16),
-                    b'm' if is("mq_open") => open_flags(raw),
+                    b'm' if is("mkdir") => t(mode_short(raw, 16)),
+                    b'm' if is("mknod") => t(mode(raw, 16)),
+                    b'm' if is("mq_open") => t(open_flags(raw)),
                     b's' | b'm' => hex(),
-                    _ if is("open") => open_flags(raw),
-                    _ if is("kill") || is("tkill") => signal(raw, 16),
+                    _ if is("open") => t(open_flags(raw)),
+                    _ if is("kill") || is("tkill") => t(signal(raw, 16)),
                     _ => hex(),
                 }
             }
@@ -188,8 +189,8 @@ pub(super) fn syscall_arg(ctx: &Ctx, kind: Kind, raw: &[u8]) -> Option<Cow<'stat
             } else if &sys[1..] == "etsockopt" {
                 if ctx.a1 == Some(0) {
                     match strtoul(raw, 16).and_then(tables::ip_opt_name) {
-                        Some(s) => text(s),
-                        None => text(format!("unknown-ipopt-name(0x{})", lossy(raw))),
+                        Some(s) => t(text(s)),
+                        None => t(text(format!("unknown-ipopt-name(0x{})", lossy(raw)))),
                     }
                 } else {
                     hex()
@@ -197,27 +198,27 @@ pub(super) fn syscall_arg(ctx: &Ctx, kind: Kind, raw: &[u8]) -> Option<Cow<'stat
             } else {
                 let creat = ctx.a1.is_some_and(|a| a & 0o100 != 0);
                 match first {
-                    b'o' if is("openat") || is("open_by_handle_at") => open_flags(raw),
-                    b'o' if is("open") && creat => mode_short(raw, 16),
-                    b'f' if is("fchmodat") => mode_short(raw, 16),
+                    b'o' if is("openat") || is("open_by_handle_at") => t(open_flags(raw)),
+                    b'o' if is("open") && creat => t(mode_short(raw, 16)),
+                    b'f' if is("fchmodat") => t(mode_short(raw, 16)),
                     b's' if is("setresuid") || is("setresgid") => ids(),
-                    b'm' if is("mkdirat") || is("mknodat") => mode_short(raw, 16),
-                    b'm' if is("mq_open") && creat => mode_short(raw, 16),
+                    b'm' if is("mkdirat") || is("mknodat") => t(mode_short(raw, 16)),
+                    b'm' if is("mq_open") && creat => t(mode_short(raw, 16)),
                     b'r' if is("readlinkat") || sys.starts_with("renameat") => dirfd(),
                     b'l' if is("linkat") => dirfd(),
                     b'o' | b'f' | b's' | b'm' | b'r' | b'l' | b'c' => hex(),
                     _ if sys.contains("chown") => ids(),
-                    _ if is("tgkill") => signal(raw, 16),
+                    _ if is("tgkill") => t(signal(raw, 16)),
                     _ => hex(),
                 }
             }
         }
         _ if is("mount") => match strtoul(raw, 16) {
             Some(v) => match flags(v, &tables::MOUNT_FLAGS, "|") {
-                Some(s) => text(s),
+                Some(s) => t(text(s)),
                 None => hex(),
             },
-            None => conversion_error(raw),
+            None => t(conversion_error(raw)),
         },
         _ => hex(),
     };

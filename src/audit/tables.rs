@@ -12,7 +12,8 @@ const SYSCALLS: &str = include_str!("data/syscalls.txt");
 const ERRNOS: &str = include_str!("data/errno.txt");
 
 struct MsgTypes {
-    by_num: HashMap<u32, &'static str>,
+    /// Indexed by type number (they are all below ~3000).
+    by_num: Vec<Option<&'static str>>,
     by_name: HashMap<&'static str, u32>,
 }
 
@@ -20,12 +21,18 @@ fn msgtypes() -> &'static MsgTypes {
     static T: OnceLock<MsgTypes> = OnceLock::new();
     T.get_or_init(|| {
         let mut t = MsgTypes {
-            by_num: HashMap::new(),
+            by_num: Vec::new(),
             by_name: HashMap::new(),
         };
         for (n, name) in data_lines(MSGTYPES) {
             if let (Ok(n), Some(name)) = (n.parse::<u32>(), name.first()) {
-                t.by_num.entry(n).or_insert(name);
+                let i = n as usize;
+                if i < 1 << 16 {
+                    if t.by_num.len() <= i {
+                        t.by_num.resize(i + 1, None);
+                    }
+                    t.by_num[i].get_or_insert(name);
+                }
                 t.by_name.entry(name).or_insert(n);
             }
         }
@@ -46,7 +53,7 @@ fn data_lines(s: &'static str) -> impl Iterator<Item = (&'static str, Vec<&'stat
 
 /// The name of record type `n` (`SYSCALL` for 1300), when libaudit knows it.
 pub fn type_name(n: u32) -> Option<&'static str> {
-    msgtypes().by_num.get(&n).copied()
+    msgtypes().by_num.get(n as usize).copied().flatten()
 }
 
 /// The number of a record type name (`SYSCALL` -> 1300).
@@ -69,6 +76,19 @@ pub enum Machine {
 }
 
 impl Machine {
+    /// Every variant, in declaration order (`m as usize` indexes it).
+    pub const ALL: [Machine; 9] = [
+        Machine::X86_64,
+        Machine::I386,
+        Machine::Aarch64,
+        Machine::Arm,
+        Machine::Ppc64,
+        Machine::Ppc64le,
+        Machine::Ppc,
+        Machine::S390x,
+        Machine::S390,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Machine::X86_64 => "x86_64",
@@ -108,14 +128,19 @@ impl Machine {
     }
 }
 
-fn syscalls() -> &'static HashMap<(&'static str, u32), &'static str> {
-    static T: OnceLock<HashMap<(&'static str, u32), &'static str>> = OnceLock::new();
+/// Syscall names per machine, indexed by number (the tables are dense: 0..~450).
+fn syscalls() -> &'static HashMap<&'static str, Vec<Option<&'static str>>> {
+    static T: OnceLock<HashMap<&'static str, Vec<Option<&'static str>>>> = OnceLock::new();
     T.get_or_init(|| {
-        let mut m = HashMap::new();
+        let mut m: HashMap<&'static str, Vec<Option<&'static str>>> = HashMap::new();
         for (arch, rest) in data_lines(SYSCALLS) {
             if let [n, name] = rest[..] {
-                if let Ok(n) = n.parse::<u32>() {
-                    m.entry((arch, n)).or_insert(name);
+                if let Ok(n) = n.parse::<usize>() {
+                    let v = m.entry(arch).or_default();
+                    if v.len() <= n {
+                        v.resize(n + 1, None);
+                    }
+                    v[n].get_or_insert(name);
                 }
             }
         }
@@ -123,9 +148,25 @@ fn syscalls() -> &'static HashMap<(&'static str, u32), &'static str> {
     })
 }
 
+/// One machine's syscall table (looked up once per record, indexed per field).
+fn machine_syscalls(machine: Machine) -> &'static [Option<&'static str>] {
+    static T: OnceLock<Vec<&'static [Option<&'static str>]>> = OnceLock::new();
+    let t = T.get_or_init(|| {
+        Machine::ALL
+            .iter()
+            .map(|m| {
+                syscalls()
+                    .get(m.table_key())
+                    .map_or(&[][..], |v| v.as_slice())
+            })
+            .collect()
+    });
+    t[machine as usize]
+}
+
 /// The name of syscall `n` on `machine`.
 pub fn syscall_name(machine: Machine, n: u32) -> Option<&'static str> {
-    syscalls().get(&(machine.table_key(), n)).copied()
+    machine_syscalls(machine).get(n as usize).copied().flatten()
 }
 
 fn errnos() -> &'static HashMap<u32, &'static str> {
