@@ -131,8 +131,22 @@ struct thread_info {
 	__u32 status;
 } __attribute__((preserve_access_index));
 
+struct kernfs_node {
+	__u64 id;
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct kernfs_node *kn;
+} __attribute__((preserve_access_index));
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	struct thread_info thread_info;
+	char comm[16];
+	struct css_set *cgroups;
 	struct fs_struct *fs;
 	struct files_struct *files;
 	struct mm_struct *mm;
