@@ -8,8 +8,8 @@
  * builds no perf trace record per hit. Userspace fills lt_progs with the syscalls of the
  * enabled families only; an empty slot costs an unrelated syscall one failed tail call. A
  * program the kernel refuses leaves its slot empty and disables only its family.
- * Exception: the set*id calls need the old ids, read before the call, by a classic
- * sys_enter_X tracepoint program into lt_pend.
+ * Exception: the set*id calls need the old ids, read before the call: a second dispatcher on
+ * tp_btf/sys_enter (attached only when a user family is enabled) stores them in lt_pend.
  * Process life cycle: tp_btf/sched_process_{fork,exec,exit}.
  */
 #include "vmlinux.h"
@@ -71,6 +71,17 @@ struct {
 	__type(value, struct lt_pending);
 } lt_pend SEC(".maps");
 
+/* Prog arrays indexed by x86_64 syscall number (the highest traced one is fchmodat2, 452). */
+#define LT_NR_MAX 512
+
+/* Syscall number -> its enter program (set*id only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, LT_NR_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} lt_eprogs SEC(".maps");
+
 /* [0] = lt_reldir, the one program that walks a relative path's directory. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -80,7 +91,6 @@ struct {
 } lt_tail SEC(".maps");
 
 /* Syscall number -> its program (x86_64 numbers; the highest traced one is fchmodat2, 452). */
-#define LT_NR_MAX 512
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
 	__uint(max_entries, LT_NR_MAX);
@@ -211,6 +221,8 @@ static __always_inline void read_creds(__u64 *out, __u32 spec)
 	}
 }
 
+#define TS_COMPAT 0x0002 /* thread_info.status: a 32-bit syscall is running */
+
 /* set*id enter: the ids before the call, which exit cannot see any more. */
 static __always_inline int on_enter_creds(__u32 fam, __u32 spec)
 {
@@ -218,6 +230,8 @@ static __always_inline int on_enter_creds(__u32 fam, __u32 spec)
 	__u32 tid = (__u32)pt;
 	struct lt_pending p = {};
 
+	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT)
+		return 0;
 	if (ignored(pt >> 32))
 		return 0;
 	read_creds(p.aux, spec);
@@ -297,7 +311,6 @@ static __always_inline __u64 rel_dir(struct lt_event *e, char *out, int dirfd)
 	return dir_chain(e, out, d, vm);
 }
 
-#define TS_COMPAT 0x0002
 #define LT_CLONE_CHILD (1 << 26) /* spec: a clone-like call, whose child also exits it with 0 */
 
 static __always_inline int on_exit(void *ctx, struct pt_regs *regs, long ret, __u32 sc,
@@ -494,11 +507,21 @@ int BPF_PROG(lt_reldir, struct pt_regs *regs, long ret)
 		return on_exit(ctx, regs, ret, LT_SC_##name, fam, spec, nargs);            \
 	}
 
-/* set*id: also a classic enter tracepoint, e_NAME, for the old ids. */
+/* set*id also need the ids before the call: a second dispatcher, on sys_enter, tail-calls
+ * through lt_eprogs into e_NAME. (Classic sys_enter_NAME tracepoints cost ~70 ms each to
+ * detach, an RCU-tasks grace period per perf event, and about the same per unrelated
+ * syscall: the perf syscall hook runs for every syscall to test its bitmap.) */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(lt_sys_enter, struct pt_regs *regs, long id)
+{
+	bpf_tail_call(ctx, &lt_eprogs, id);
+	return 0;
+}
+
 #define SYSCALL_CREDS(name, fam, spec, nargs)                                                   \
 	SYSCALL(name, fam, spec, nargs)                                                    \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                        \
-	int e_##name(struct trace_event_raw_sys_enter *ctx)                                \
+	SEC("tp_btf/sys_enter")                                                            \
+	int BPF_PROG(e_##name, struct pt_regs *regs, long id)                              \
 	{                                                                                  \
 		return on_enter_creds(fam, spec);                                          \
 	}

@@ -179,7 +179,14 @@ mod tests {
                 s.name
             );
         }
-        for p in ["lt_sys_exit", "lt_reldir", "lt_progs", "lt_tail"] {
+        for p in [
+            "lt_sys_exit",
+            "lt_sys_enter",
+            "lt_reldir",
+            "lt_progs",
+            "lt_eprogs",
+            "lt_tail",
+        ] {
             assert!(has(p), "{p}");
         }
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use aya::maps::{MapData, ProgramArray};
-use aya::programs::{BtfTracePoint, ProgramFd, TracePoint};
+use aya::programs::{BtfTracePoint, ProgramFd};
 use aya::{Btf, Ebpf, EbpfLoader};
 
 use super::families::{self, FAMILIES, FAMILY_COUNT};
@@ -84,19 +84,6 @@ fn one_line(s: String) -> String {
     format!("{} verifier: {why}", head.trim_end())
 }
 
-fn attach_tp(ebpf: &mut Ebpf, prog: &str, tp: &str) -> Result<(), String> {
-    let p: &mut TracePoint = ebpf
-        .program_mut(prog)
-        .ok_or_else(|| format!("program {prog} missing from the object"))?
-        .try_into()
-        .map_err(|e| err_chain(&e))?;
-    p.load()
-        .map_err(|e| format!("{prog}: load: {}", err_chain(&e)))?;
-    p.attach("syscalls", tp)
-        .map_err(|e| format!("{tp}: attach: {}", err_chain(&e)))?;
-    Ok(())
-}
-
 fn attach_btf(ebpf: &mut Ebpf, btf: &Btf, prog: &str, tp: &str) -> Result<(), String> {
     let p: &mut BtfTracePoint = ebpf
         .program_mut(prog)
@@ -127,10 +114,10 @@ fn families_of(sc: &'static families::SyscallInfo) -> &'static [u16] {
 }
 
 /// Loads the exit program of every syscall of the requested families (tp_btf/sys_exit
-/// programs, not attached themselves), puts each into `lt_progs` at its syscall number,
-/// attaches the set*id enter tracepoints, then the one dispatcher on sys_exit that
-/// tail-calls into them. A refused program fails its families; a refused dispatcher fails
-/// every syscall family.
+/// programs, not attached themselves) and puts each into `lt_progs` at its syscall number
+/// (set*id: also their sys_enter program into `lt_eprogs`), then attaches the dispatchers
+/// on sys_enter (only for set*id) and sys_exit that tail-call into them. A refused program
+/// fails its families; a refused dispatcher fails every family it serves.
 fn attach_syscalls(
     ebpf: &mut Ebpf,
     t: &Tuning,
@@ -189,8 +176,8 @@ fn attach_syscalls(
             .and_then(|(nr, fd)| set_prog(ebpf, "lt_progs", nr, &fd).map(|()| nr))
             .and_then(|nr| {
                 if families::needs_enter(sc.name) {
-                    let enter = format!("sys_enter_{}", sc.name);
-                    attach_tp(ebpf, &format!("e_{}", sc.name), &enter)?;
+                    let fd = load_btf(ebpf, btf, &format!("e_{}", sc.name), "sys_enter")?;
+                    set_prog(ebpf, "lt_eprogs", nr, &fd)?;
                 }
                 Ok(nr)
             });
@@ -202,8 +189,17 @@ fn attach_syscalls(
     if placed.is_empty() {
         return;
     }
+    let (creds, rest): (Vec<_>, Vec<_>) = placed
+        .into_iter()
+        .partition(|sc| families::needs_enter(sc.name));
+    if !creds.is_empty() {
+        if let Err(e) = attach_btf(ebpf, btf, "lt_sys_enter", "sys_enter") {
+            fail_all(format!("syscall enter dispatcher: {e}"), &creds);
+        }
+    }
     if let Err(e) = attach_btf(ebpf, btf, "lt_sys_exit", "sys_exit") {
-        fail_all(format!("syscall dispatcher: {e}"), &placed);
+        fail_all(format!("syscall dispatcher: {e}"), &creds);
+        fail_all(format!("syscall dispatcher: {e}"), &rest);
     }
 }
 
