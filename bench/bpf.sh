@@ -65,7 +65,7 @@ run_letrace_stopped() { # spec workload...
 	rm -f "$tmp/k.jsonl" "$tmp/k.err"
 	"$LETRACE" record -s "$spec" -o "$tmp/k.jsonl" 2>"$tmp/k.err" &
 	local lp=$!
-	until grep -q recording "$tmp/k.err"; do sleep 0.05; done
+	until grep -q recording "$tmp/k.err" 2>/dev/null; do sleep 0.05; done
 	sleep 0.5
 	kill -STOP $lp
 	"$@"
@@ -82,7 +82,7 @@ start_stop() { # spec
 	t0=$(date +%s.%N)
 	"$LETRACE" record -s "$1" -o "$tmp/s.jsonl" 2>"$tmp/s.err" &
 	local lp=$!
-	until grep -q recording "$tmp/s.err"; do sleep 0.01; done
+	until grep -q recording "$tmp/s.err" 2>/dev/null; do sleep 0.01; done
 	t1=$(date +%s.%N)
 	kill -INT $lp
 	wait $lp
