@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
-/* letrace bpf source: Kellect's 38 event families on syscall and sched tracepoints.
+/* letrace bpf source: Kellect's 38 event families on syscall exit and sched tracepoints.
  *
- * Syscalls: one tiny program per syscall and direction (tracepoint/syscalls/sys_{enter,exit}_X),
- * so userspace attaches only the syscalls of the enabled families and a program the kernel
- * refuses disables only its own family. Enter saves the raw arguments per thread; exit reads
- * what the result makes meaningful (paths, addresses, fds) and writes one record (letrace.h).
+ * Syscalls: one dispatcher on the raw syscall-exit tracepoint (tp_btf/sys_exit) tail-calls,
+ * through the prog array lt_progs indexed by syscall number, into one program per traced
+ * syscall. At exit the syscall's arguments are still in pt_regs (x86_64: di, si, dx, r10, r8,
+ * r9), so no enter program and no per-thread enter->exit table are needed, and the kernel
+ * builds no perf trace record per hit. Userspace fills lt_progs with the syscalls of the
+ * enabled families only; an empty slot costs an unrelated syscall one failed tail call. A
+ * program the kernel refuses leaves its slot empty and disables only its family.
+ * Exception: the set*id calls need the old ids, read before the call: a second dispatcher on
+ * tp_btf/sys_enter (attached only when a user family is enabled) stores them in lt_pend.
  * Process life cycle: tp_btf/sched_process_{fork,exec,exit}.
  */
 #include "vmlinux.h"
@@ -26,8 +31,8 @@ const volatile enum lt_family cfg_anchor_family = LT_FAMILY_COUNT;
 const volatile enum lt_sc cfg_anchor_sc = LT_SC_COUNT;
 const volatile enum lt_flags cfg_anchor_flags = LT_F_NOMM;
 
+/* The set*id calls: [real, effective, saved] ids before the call. */
 struct lt_pending {
-	__u64 args[6];
 	__u64 aux[3];
 };
 
@@ -36,6 +41,8 @@ struct lt_buf {
 	/* str0, str1, then a sockaddr (masked to 255 bytes for the verifier) or a directory
 	 * chain (LT_STR_MAX + one 256-byte name). */
 	char data[2 * LT_STR_MAX + LT_STR_MAX + 256];
+	/* Not sent: the dirfd a relative str0 is relative to, for lt_reldir. */
+	int rel_dirfd;
 };
 
 struct {
@@ -63,6 +70,33 @@ struct {
 	__type(key, __u32);
 	__type(value, struct lt_pending);
 } lt_pend SEC(".maps");
+
+/* Prog arrays indexed by x86_64 syscall number (the highest traced one is fchmodat2, 452). */
+#define LT_NR_MAX 512
+
+/* Syscall number -> its enter program (set*id only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, LT_NR_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} lt_eprogs SEC(".maps");
+
+/* [0] = lt_reldir, the one program that walks a relative path's directory. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} lt_tail SEC(".maps");
+
+/* Syscall number -> its program (x86_64 numbers; the highest traced one is fchmodat2, 452). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, LT_NR_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} lt_progs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -124,20 +158,23 @@ static __always_inline bool ignored(__u32 tgid)
 static __always_inline void fill_common(struct lt_event *e)
 {
 	/* A BTF task pointer: the field loads below are plain (fault-safe) loads, much cheaper
-	 * than one bpf_probe_read_kernel call each. */
+	 * than a helper call or a bpf_probe_read_kernel each (the uid/gid, comm and cgroup
+	 * helpers cost ~3% of an open+close storm: id-map lookups, strscpy, RCU). The ids are
+	 * the kernel's global ones (= the initial user namespace's), as the helper gave. */
 	struct task_struct *t = bpf_get_current_task_btf();
-	__u64 pt = bpf_get_current_pid_tgid();
-	__u64 ug = bpf_get_current_uid_gid();
+	const struct cred *c = t->cred;
+	const __u64 *comm = (const __u64 *)t->comm;
 
 	e->ktime = bpf_ktime_get_boot_ns();
-	e->cgroup = bpf_get_current_cgroup_id();
+	e->cgroup = t->cgroups->dfl_cgrp->kn->id;
 	e->start_time = t->group_leader->start_boottime;
-	e->pid = pt >> 32;
-	e->tid = (__u32)pt;
+	e->pid = t->tgid;
+	e->tid = t->pid;
 	e->ppid = t->real_parent->tgid;
-	e->uid = (__u32)ug;
-	e->gid = ug >> 32;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->uid = c->uid.val;
+	e->gid = c->gid.val;
+	((__u64 *)e->comm)[0] = comm[0];
+	((__u64 *)e->comm)[1] = comm[1];
 }
 
 static __always_inline struct lt_buf *scratch(void)
@@ -184,23 +221,20 @@ static __always_inline void read_creds(__u64 *out, __u32 spec)
 	}
 }
 
-/* Reads only the syscall's own `nargs` arguments: the kernel refuses to attach a program that
- * reads beyond the tracepoint's record (EACCES), and each syscall's record has its arity. */
-static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, __u32 fam, __u32 spec,
-				    int nargs)
+#define TS_COMPAT 0x0002 /* thread_info.status: a 32-bit syscall is running */
+
+/* set*id enter: the ids before the call, which exit cannot see any more. */
+static __always_inline int on_enter_creds(__u32 fam, __u32 spec)
 {
 	__u64 pt = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pt;
 	struct lt_pending p = {};
 
+	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT)
+		return 0;
 	if (ignored(pt >> 32))
 		return 0;
-#pragma unroll
-	for (int i = 0; i < 6; i++)
-		if (i < nargs)
-			p.args[i] = ctx->args[i];
-	if (spec & (CRED_U | CRED_G))
-		read_creds(p.aux, spec);
+	read_creds(p.aux, spec);
 	if (bpf_map_update_elem(&lt_pend, &tid, &p, BPF_ANY))
 		lost_inc(LT_LOST_PENDING + (fam & 63));
 	return 0;
@@ -277,32 +311,54 @@ static __always_inline __u64 rel_dir(struct lt_event *e, char *out, int dirfd)
 	return dir_chain(e, out, d, vm);
 }
 
-static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx, __u32 sc, __u32 fam,
-				   __u32 spec)
+#define LT_CLONE_CHILD (1 << 26) /* spec: a clone-like call, whose child also exits it with 0 */
+
+static __always_inline int on_exit(void *ctx, struct pt_regs *regs, long ret, __u32 sc,
+				   __u32 fam, __u32 spec, int nargs)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct lt_pending *p = bpf_map_lookup_elem(&lt_pend, &tid);
+	struct task_struct *t = bpf_get_current_task_btf();
+	__u64 pt = bpf_get_current_pid_tgid();
 	struct lt_buf *b;
 	struct lt_event *e;
 	__u64 off0 = 0, off1 = 0, len2 = 0;
 
-	if (!p)
+	/* A 32-bit syscall's number means another call: the table is x86_64's. */
+	if (t->thread_info.status & TS_COMPAT)
+		return 0;
+	/* The new task of fork/clone leaves the call too (returning 0): the parent's exit is
+	 * the event. */
+	if ((spec & LT_CLONE_CHILD) && ret == 0)
+		return 0;
+	if (ignored(pt >> 32))
 		return 0;
 	b = scratch();
-	if (!b) {
-		bpf_map_delete_elem(&lt_pend, &tid);
+	if (!b)
 		return 0;
-	}
 	e = &b->ev;
-	__builtin_memcpy(e->args, p->args, sizeof(e->args));
-	e->aux[0] = p->aux[0];
-	e->aux[1] = p->aux[1];
-	e->aux[2] = p->aux[2];
+	e->aux[0] = 0;
+	e->aux[1] = 0;
+	e->aux[2] = 0;
+	if (spec & (CRED_U | CRED_G)) {
+		__u32 tid = (__u32)pt;
+		struct lt_pending *p = bpf_map_lookup_elem(&lt_pend, &tid);
+		/* Entered before letrace attached: the old ids are unknown. */
+		if (!p)
+			return 0;
+		e->aux[0] = p->aux[0];
+		e->aux[1] = p->aux[1];
+		e->aux[2] = p->aux[2];
+		bpf_map_delete_elem(&lt_pend, &tid);
+	}
 	e->aux[3] = 0;
 	e->aux[4] = 0;
 	e->aux[5] = 0;
-	bpf_map_delete_elem(&lt_pend, &tid);
-	e->ret = ctx->ret;
+	e->args[0] = nargs > 0 ? regs->di : 0;
+	e->args[1] = nargs > 1 ? regs->si : 0;
+	e->args[2] = nargs > 2 ? regs->dx : 0;
+	e->args[3] = nargs > 3 ? regs->r10 : 0;
+	e->args[4] = nargs > 4 ? regs->r8 : 0;
+	e->args[5] = nargs > 5 ? regs->r9 : 0;
+	e->ret = ret;
 	e->sc = sc;
 	e->flags = 0;
 
@@ -352,10 +408,13 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx, __u32 s
 	 * it is relative to, read now, in the task, at syscall exit. */
 	if ((spec & 7) && off0 > 1 && b->data[0] != '/' && fam != LT_FILE_LINK &&
 	    fam != LT_FILE_SYMLINK) {
-		__u64 at = off0 + off1;
-		if (at > 2 * LT_STR_MAX)
-			at = 2 * LT_STR_MAX;
-		len2 = rel_dir(e, b->data + at, (spec & 7) == S0(1) ? (int)e->args[0] : AT_FDCWD);
+		/* The walk lives in one program, lt_reldir, that finishes and writes the record:
+		 * inlined here it cost the verifier 35-180 ms per program (most of the start-up
+		 * time). No other part of a record (address, fds, ids) goes with a path. */
+		e->len2 = 0;
+		b->rel_dirfd = (spec & 7) == S0(1) ? (int)e->args[0] : AT_FDCWD;
+		bpf_tail_call(ctx, &lt_tail, 0);
+		/* lt_reldir did not load: the path stays as given. */
 	}
 	if (SA_MODE(spec)) {
 		void *addr = (void *)e->args[SA_ARG(spec)];
@@ -412,16 +471,59 @@ static __always_inline int on_exit(struct trace_event_raw_sys_exit *ctx, __u32 s
 	return 0;
 }
 
+/* The dispatcher: every syscall exit of every task runs this (when a syscall family is
+ * enabled), so it does nothing but the tail call; an empty slot falls through. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(lt_sys_exit, struct pt_regs *regs, long ret)
+{
+	bpf_tail_call(ctx, &lt_progs, regs->orig_ax);
+	return 0;
+}
+
+/* Tail-called by a syscall program whose path is relative: adds the directory, writes the
+ * record the caller left in the scratch buffer. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(lt_reldir, struct pt_regs *regs, long ret)
+{
+	struct lt_buf *b = scratch();
+	__u64 at, len2;
+
+	if (!b)
+		return 0;
+	at = b->ev.len0 + b->ev.len1;
+	if (at > 2 * LT_STR_MAX)
+		at = 2 * LT_STR_MAX;
+	len2 = rel_dir(&b->ev, b->data + at, b->rel_dirfd);
+	b->ev.len2 = len2;
+	emit(b, b->ev.family, at + len2);
+	return 0;
+}
+
+/* One program per syscall, x_NAME, loaded for sys_exit and placed in lt_progs[nr]. */
 #define SYSCALL(name, fam, spec, nargs)                                                         \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                        \
-	int e_##name(struct trace_event_raw_sys_enter *ctx)                                \
+	SEC("tp_btf/sys_exit")                                                             \
+	int BPF_PROG(x_##name, struct pt_regs *regs, long ret)                             \
 	{                                                                                  \
-		return on_enter(ctx, fam, spec, nargs);                                         \
-	}                                                                                  \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                         \
-	int x_##name(struct trace_event_raw_sys_exit *ctx)                                 \
+		return on_exit(ctx, regs, ret, LT_SC_##name, fam, spec, nargs);            \
+	}
+
+/* set*id also need the ids before the call: a second dispatcher, on sys_enter, tail-calls
+ * through lt_eprogs into e_NAME. (Classic sys_enter_NAME tracepoints cost ~70 ms each to
+ * detach, an RCU-tasks grace period per perf event, and about the same per unrelated
+ * syscall: the perf syscall hook runs for every syscall to test its bitmap.) */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(lt_sys_enter, struct pt_regs *regs, long id)
+{
+	bpf_tail_call(ctx, &lt_eprogs, id);
+	return 0;
+}
+
+#define SYSCALL_CREDS(name, fam, spec, nargs)                                                   \
+	SYSCALL(name, fam, spec, nargs)                                                    \
+	SEC("tp_btf/sys_enter")                                                            \
+	int BPF_PROG(e_##name, struct pt_regs *regs, long id)                              \
 	{                                                                                  \
-		return on_exit(ctx, LT_SC_##name, fam, spec);                              \
+		return on_enter_creds(fam, spec);                                          \
 	}
 
 /* file */
@@ -472,10 +574,10 @@ SYSCALL(linkat, LT_FILE_LINK, S0(1) | S1(3), 5)
 SYSCALL(symlink, LT_FILE_SYMLINK, S0(0) | S1(1), 2)
 SYSCALL(symlinkat, LT_FILE_SYMLINK, S0(0) | S1(2), 3)
 /* process */
-SYSCALL(clone, LT_PROCESS_CLONE, 0, 5)
-SYSCALL(clone3, LT_PROCESS_CLONE, CLONE3, 2)
-SYSCALL(vfork, LT_PROCESS_CLONE, 0, 0)
-SYSCALL(fork, LT_PROCESS_CLONE, 0, 0)
+SYSCALL(clone, LT_PROCESS_CLONE, LT_CLONE_CHILD, 5)
+SYSCALL(clone3, LT_PROCESS_CLONE, CLONE3 | LT_CLONE_CHILD, 2)
+SYSCALL(vfork, LT_PROCESS_CLONE, LT_CLONE_CHILD, 0)
+SYSCALL(fork, LT_PROCESS_CLONE, LT_CLONE_CHILD, 0)
 SYSCALL(pipe, LT_PROCESS_PIPE, FDS(0), 1)
 SYSCALL(pipe2, LT_PROCESS_PIPE, FDS(0), 2)
 SYSCALL(kill, LT_PROCESS_KILL, 0, 2)
@@ -498,12 +600,12 @@ SYSCALL(bind, LT_NET_BIND, SA_IN(1, 2), 3)
 SYSCALL(getpeername, LT_NET_GETPEERNAME, SA_OUT(1, 2), 3)
 SYSCALL(socketpair, LT_NET_SOCKETPAIR, FDS(3), 4)
 /* user */
-SYSCALL(setgid, LT_USER_SETGID, CRED_G, 1)
-SYSCALL(setregid, LT_USER_SETREGID, CRED_G, 2)
-SYSCALL(setresgid, LT_USER_SETRESGID, CRED_G, 3)
-SYSCALL(setuid, LT_USER_SETUID, CRED_U, 1)
-SYSCALL(setreuid, LT_USER_SETREUID, CRED_U, 2)
-SYSCALL(setresuid, LT_USER_SETRESUID, CRED_U, 3)
+SYSCALL_CREDS(setgid, LT_USER_SETGID, CRED_G, 1)
+SYSCALL_CREDS(setregid, LT_USER_SETREGID, CRED_G, 2)
+SYSCALL_CREDS(setresgid, LT_USER_SETRESGID, CRED_G, 3)
+SYSCALL_CREDS(setuid, LT_USER_SETUID, CRED_U, 1)
+SYSCALL_CREDS(setreuid, LT_USER_SETREUID, CRED_U, 2)
+SYSCALL_CREDS(setresuid, LT_USER_SETRESUID, CRED_U, 3)
 
 /* Process life cycle. These always run (the process table needs them); they write a record
  * when their family is enabled or cfg_proc_feed is set. */

@@ -32,6 +32,7 @@ enum {
 enum bpf_map_type {
 	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_PROG_ARRAY = 3,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_RINGBUF = 27,
 };
@@ -125,7 +126,27 @@ struct files_struct {
 	struct fdtable *fdt;
 } __attribute__((preserve_access_index));
 
+/* x86_64: status & TS_COMPAT (0x2) while a 32-bit syscall runs. */
+struct thread_info {
+	__u32 status;
+} __attribute__((preserve_access_index));
+
+struct kernfs_node {
+	__u64 id;
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct kernfs_node *kn;
+} __attribute__((preserve_access_index));
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
+	struct thread_info thread_info;
+	char comm[16];
+	struct css_set *cgroups;
 	struct fs_struct *fs;
 	struct files_struct *files;
 	struct mm_struct *mm;
@@ -136,6 +157,18 @@ struct task_struct {
 	struct task_struct *group_leader;
 	u64 start_boottime;
 	const struct cred *cred;
+} __attribute__((preserve_access_index));
+
+/* x86_64 registers at syscall exit: the arguments are still in di, si, dx, r10, r8, r9 and
+ * the syscall number in orig_ax (ax holds the return value). */
+struct pt_regs {
+	unsigned long r10;
+	unsigned long r9;
+	unsigned long r8;
+	unsigned long dx;
+	unsigned long si;
+	unsigned long di;
+	unsigned long orig_ax;
 } __attribute__((preserve_access_index));
 
 struct linux_binprm {

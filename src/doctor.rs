@@ -80,9 +80,12 @@ pub const PROBES: &[(SourceKind, ProbeFn)] = &[
 ];
 
 /// The probe that decides whether `record` may open `spec`. An explicit input file (FIFO or
-/// recorded events) needs no device, so the device probe does not apply to it.
+/// recorded events) needs no device, so the device probe does not apply to it. bpf: only the
+/// environment check; loading and attaching every family (what `doctor` does) took ~10 s,
+/// and the source itself reports each family it cannot run.
 pub fn probe_spec(spec: &crate::source::Spec) -> Probe {
     match spec {
+        crate::source::Spec::Bpf(_) => bpf_probe(),
         crate::source::Spec::Input { path: Some(p) } => Probe::new(
             SourceKind::Input,
             Status::Ok,

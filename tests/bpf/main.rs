@@ -24,6 +24,9 @@ fn workload_child_entry() {
         let info = workload::run(&dir);
         std::fs::write(Path::new(&dir).join("info"), info).expect("write info");
     }
+    if let Ok(marker) = std::env::var(COMPAT_ENV) {
+        compat_calls(&marker);
+    }
     if let Ok(n) = std::env::var(STORM_ENV) {
         let n: u64 = n.parse().expect("storm count");
         for _ in 0..n {
@@ -34,6 +37,94 @@ fn workload_child_entry() {
 }
 
 const STORM_ENV: &str = "LETRACE_BPF_PTRACE_STORM";
+const COMPAT_ENV: &str = "LETRACE_BPF_COMPAT";
+
+/// 32-bit syscalls through `int 0x80`: i386 write (4) and close (6) of a bad fd, whose numbers
+/// are x86_64's stat (4) and lstat (6); then one real lstat of `marker`.
+fn compat_calls(marker: &str) {
+    for _ in 0..100 {
+        for nr in [4i64, 6] {
+            let ret: i64;
+            // SAFETY: i386 write/close of fd 999, which is not open: EBADF, no effect. rbx is
+            // reserved by LLVM, so the argument is swapped in and out around the trap.
+            unsafe {
+                std::arch::asm!(
+                    "xchg rbx, {fd}",
+                    "int 0x80",
+                    "xchg rbx, {fd}",
+                    fd = inout(reg) 999i64 => _,
+                    inlateout("rax") nr => ret,
+                    options(nostack),
+                )
+            };
+            assert_eq!(ret, -(libc::EBADF as i64), "i386 syscall {nr}");
+        }
+    }
+    let c = std::ffi::CString::new(marker).unwrap();
+    // SAFETY: a valid path and a stat buffer of the right type.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    unsafe { libc::lstat(c.as_ptr(), &mut st) };
+}
+
+/// A 32-bit syscall's number indexes another table: it must not be read as the x86_64
+/// syscall of the same number (here i386 close = x86_64 lstat, a FILE_STAT program).
+#[test]
+fn compat_syscalls_are_not_misread_as_64_bit_ones() {
+    if !common::need_root() {
+        return;
+    }
+    let _lock = common::kernel_lock();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    let marker = dir.join("compat-marker");
+    std::fs::write(&marker, b"").unwrap();
+    let mut rec = Recorder::start(&dir, "bpf:FILE_STAT", &[]);
+    rec.wait_ready(&dir);
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "workload_child_entry",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(COMPAT_ENV, &marker)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as u64;
+    let out = child.wait_with_output().unwrap();
+    let (evs, err) = rec.stop();
+    if !common::need(
+        out.status.success(),
+        "32-bit syscalls (int 0x80, CONFIG_IA32_EMULATION)",
+    ) {
+        eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    // The child is the test binary's harness process; its pid is the one that did the calls.
+    let stats: Vec<&Value> = evs
+        .iter()
+        .filter(|e| e["type"] == "FILE_STAT" && pid_of(e) == Some(pid))
+        .collect();
+    let control = stats
+        .iter()
+        .filter(|e| e["file"]["path"].as_str() == marker.to_str())
+        .count();
+    assert!(
+        control >= 1,
+        "the real lstat of the marker was not seen: {stats:?}\n{err}"
+    );
+    let misread: Vec<&&Value> = stats
+        .iter()
+        .filter(|e| matches!(e["bpf"]["syscall"].as_str(), Some("newlstat" | "newstat")))
+        .filter(|e| e["file"]["path"].as_str() != marker.to_str())
+        .collect();
+    assert!(
+        misread.is_empty(),
+        "32-bit calls read as 64-bit: {misread:?}"
+    );
+}
 
 /// A 4 KiB ring buffer cannot hold a burst of 50,000 ptrace calls: the kernel drops records
 /// and counts them, and letrace writes those counts as LOST events. PROCESS_PTRACE is used

@@ -253,6 +253,9 @@ pub static SYSCALLS: [SyscallInfo; 76] = [
     sc!("setresuid", 37, ["ruid", "euid", "suid"]),
 ];
 
+/// `LT_NR_MAX` in bpf/letrace.bpf.c: the size of the `lt_progs` array.
+pub const NR_MAX: u32 = 512;
+
 /// The syscall of an `lt_sc` value (`None` for 0 = sched tracepoint, or out of range).
 pub fn syscall(sc: u16) -> Option<&'static SyscallInfo> {
     (sc as usize).checked_sub(1).and_then(|i| SYSCALLS.get(i))
@@ -263,6 +266,97 @@ pub fn syscalls_of(family: u16) -> impl Iterator<Item = &'static SyscallInfo> {
     SYSCALLS.iter().filter(move |s| {
         s.family == family || (family == 0 && matches!(s.name, "open" | "openat" | "openat2"))
     })
+}
+
+/// The x86_64 syscall number of a traced syscall (the index of its program in the object's
+/// `lt_progs` array). The tracepoint names `newstat`/`newlstat`/`newfstat` are `stat`/`lstat`/
+/// `fstat`.
+pub fn syscall_nr(name: &str) -> Option<u32> {
+    let nr = match name {
+        "open" => libc::SYS_open,
+        "openat" => libc::SYS_openat,
+        "openat2" => libc::SYS_openat2,
+        "creat" => libc::SYS_creat,
+        "unlink" => libc::SYS_unlink,
+        "unlinkat" => libc::SYS_unlinkat,
+        "rename" => libc::SYS_rename,
+        "renameat" => libc::SYS_renameat,
+        "renameat2" => libc::SYS_renameat2,
+        "chmod" => libc::SYS_chmod,
+        "fchmod" => libc::SYS_fchmod,
+        "fchmodat" => libc::SYS_fchmodat,
+        "fchmodat2" => libc::SYS_fchmodat2,
+        "newstat" => libc::SYS_stat,
+        "newlstat" => libc::SYS_lstat,
+        "newfstat" => libc::SYS_fstat,
+        "newfstatat" => libc::SYS_newfstatat,
+        "statx" => libc::SYS_statx,
+        "access" => libc::SYS_access,
+        "faccessat" => libc::SYS_faccessat,
+        "faccessat2" => libc::SYS_faccessat2,
+        "chdir" => libc::SYS_chdir,
+        "fchdir" => libc::SYS_fchdir,
+        "mkdir" => libc::SYS_mkdir,
+        "mkdirat" => libc::SYS_mkdirat,
+        "rmdir" => libc::SYS_rmdir,
+        "read" => libc::SYS_read,
+        "pread64" => libc::SYS_pread64,
+        "readv" => libc::SYS_readv,
+        "preadv" => libc::SYS_preadv,
+        "preadv2" => libc::SYS_preadv2,
+        "write" => libc::SYS_write,
+        "pwrite64" => libc::SYS_pwrite64,
+        "writev" => libc::SYS_writev,
+        "pwritev" => libc::SYS_pwritev,
+        "pwritev2" => libc::SYS_pwritev2,
+        "dup" => libc::SYS_dup,
+        "dup2" => libc::SYS_dup2,
+        "dup3" => libc::SYS_dup3,
+        "close" => libc::SYS_close,
+        "truncate" => libc::SYS_truncate,
+        "ftruncate" => libc::SYS_ftruncate,
+        "link" => libc::SYS_link,
+        "linkat" => libc::SYS_linkat,
+        "symlink" => libc::SYS_symlink,
+        "symlinkat" => libc::SYS_symlinkat,
+        "clone" => libc::SYS_clone,
+        "clone3" => libc::SYS_clone3,
+        "vfork" => libc::SYS_vfork,
+        "fork" => libc::SYS_fork,
+        "pipe" => libc::SYS_pipe,
+        "pipe2" => libc::SYS_pipe2,
+        "kill" => libc::SYS_kill,
+        "tkill" => libc::SYS_tkill,
+        "tgkill" => libc::SYS_tgkill,
+        "ptrace" => libc::SYS_ptrace,
+        "mmap" => libc::SYS_mmap,
+        "mprotect" => libc::SYS_mprotect,
+        "connect" => libc::SYS_connect,
+        "sendto" => libc::SYS_sendto,
+        "sendmsg" => libc::SYS_sendmsg,
+        "sendmmsg" => libc::SYS_sendmmsg,
+        "recvfrom" => libc::SYS_recvfrom,
+        "recvmsg" => libc::SYS_recvmsg,
+        "recvmmsg" => libc::SYS_recvmmsg,
+        "accept" => libc::SYS_accept,
+        "accept4" => libc::SYS_accept4,
+        "bind" => libc::SYS_bind,
+        "getpeername" => libc::SYS_getpeername,
+        "socketpair" => libc::SYS_socketpair,
+        "setgid" => libc::SYS_setgid,
+        "setregid" => libc::SYS_setregid,
+        "setresgid" => libc::SYS_setresgid,
+        "setuid" => libc::SYS_setuid,
+        "setreuid" => libc::SYS_setreuid,
+        "setresuid" => libc::SYS_setresuid,
+        _ => return None,
+    };
+    u32::try_from(nr).ok()
+}
+
+/// Syscalls whose old ids must be read before the call (a classic enter tracepoint).
+pub fn needs_enter(name: &str) -> bool {
+    name.starts_with("set")
 }
 
 #[cfg(test)]
@@ -291,5 +385,23 @@ mod tests {
             );
         }
         assert_eq!(family_by_name("file_read"), Some(9));
+    }
+
+    #[test]
+    fn every_syscall_has_a_number_below_the_prog_array_size() {
+        let mut seen = std::collections::HashSet::new();
+        for s in &SYSCALLS {
+            let nr = syscall_nr(s.name).unwrap_or_else(|| panic!("{} has no number", s.name));
+            assert!(nr < NR_MAX, "{}: {nr}", s.name);
+            assert!(seen.insert(nr), "{} shares {nr}", s.name);
+        }
+        assert_eq!(
+            (
+                syscall_nr("openat"),
+                syscall_nr("newfstatat"),
+                syscall_nr("close")
+            ),
+            (Some(257), Some(262), Some(3))
+        );
     }
 }

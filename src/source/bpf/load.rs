@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use aya::programs::{BtfTracePoint, TracePoint};
+use aya::maps::{MapData, ProgramArray};
+use aya::programs::{BtfTracePoint, ProgramFd};
 use aya::{Btf, Ebpf, EbpfLoader};
 
 use super::families::{self, FAMILIES, FAMILY_COUNT};
@@ -21,6 +22,8 @@ pub struct Loaded {
     pub running: u64,
     /// Optional syscalls this kernel does not have (no tracepoint): noted, not failures.
     pub missing: Vec<&'static str>,
+    /// Something that runs with less than it could (one line each).
+    pub notes: Vec<String>,
 }
 
 /// aya finds syscall tracepoints through tracefs; mount it where the kernel expects it when a
@@ -81,19 +84,6 @@ fn one_line(s: String) -> String {
     format!("{} verifier: {why}", head.trim_end())
 }
 
-fn attach_tp(ebpf: &mut Ebpf, prog: &str, tp: &str) -> Result<(), String> {
-    let p: &mut TracePoint = ebpf
-        .program_mut(prog)
-        .ok_or_else(|| format!("program {prog} missing from the object"))?
-        .try_into()
-        .map_err(|e| err_chain(&e))?;
-    p.load()
-        .map_err(|e| format!("{prog}: load: {}", err_chain(&e)))?;
-    p.attach("syscalls", tp)
-        .map_err(|e| format!("{tp}: attach: {}", err_chain(&e)))?;
-    Ok(())
-}
-
 fn attach_btf(ebpf: &mut Ebpf, btf: &Btf, prog: &str, tp: &str) -> Result<(), String> {
     let p: &mut BtfTracePoint = ebpf
         .program_mut(prog)
@@ -111,6 +101,132 @@ fn tracepoint_exists(name: &str) -> bool {
     ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"]
         .iter()
         .any(|d| Path::new(d).join("events/syscalls").join(name).is_dir())
+}
+
+/// The families a syscall's events belong to (open/openat/openat2 feed FILE_CREATE and
+/// FILE_OPEN).
+fn families_of(sc: &'static families::SyscallInfo) -> &'static [u16] {
+    if matches!(sc.name, "open" | "openat" | "openat2") {
+        &[0, 3]
+    } else {
+        std::slice::from_ref(&sc.family)
+    }
+}
+
+/// Loads the exit program of every syscall of the requested families (tp_btf/sys_exit
+/// programs, not attached themselves) and puts each into `lt_progs` at its syscall number
+/// (set*id: also their sys_enter program into `lt_eprogs`), then attaches the dispatchers
+/// on sys_enter (only for set*id) and sys_exit that tail-call into them. A refused program
+/// fails its families; a refused dispatcher fails every family it serves.
+fn attach_syscalls(
+    ebpf: &mut Ebpf,
+    t: &Tuning,
+    btf: Result<&Btf, &String>,
+    fail: &mut BTreeMap<u16, Vec<String>>,
+    missing: &mut Vec<&'static str>,
+    notes: &mut Vec<String>,
+) {
+    let mut wanted = Vec::new();
+    let mut done = std::collections::HashSet::new();
+    for fam in 0..FAMILY_COUNT as u16 {
+        if t.families & (1 << fam) == 0
+            || [families::FORK, families::EXEC, families::EXIT].contains(&fam)
+        {
+            continue;
+        }
+        for sc in families::syscalls_of(fam) {
+            if !done.insert(sc.name) {
+                continue;
+            }
+            if sc.optional && !tracepoint_exists(&format!("sys_enter_{}", sc.name)) {
+                missing.push(sc.name);
+                continue;
+            }
+            wanted.push(sc);
+        }
+    }
+    if wanted.is_empty() {
+        return;
+    }
+    let mut fail_all = |why: String, list: &[&'static families::SyscallInfo]| {
+        for sc in list {
+            for f in families_of(sc) {
+                fail.entry(*f).or_default().push(why.clone());
+            }
+        }
+    };
+    let btf = match btf {
+        Ok(b) => b,
+        Err(why) => return fail_all(why.clone(), &wanted),
+    };
+    // The directory walk of relative paths: without it they stay as given.
+    if let Err(e) = load_btf(ebpf, btf, "lt_reldir", "sys_exit")
+        .and_then(|fd| set_prog(ebpf, "lt_tail", 0, &fd))
+    {
+        notes.push(format!("relative paths stay as given: {e}"));
+    }
+    let mut placed = Vec::new();
+    for sc in wanted.iter().copied() {
+        let r = families::syscall_nr(sc.name)
+            .ok_or_else(|| format!("{}: no x86_64 syscall number", sc.name))
+            .and_then(|nr| {
+                let fd = load_btf(ebpf, btf, &format!("x_{}", sc.name), "sys_exit")?;
+                Ok((nr, fd))
+            })
+            .and_then(|(nr, fd)| set_prog(ebpf, "lt_progs", nr, &fd).map(|()| nr))
+            .and_then(|nr| {
+                if families::needs_enter(sc.name) {
+                    let fd = load_btf(ebpf, btf, &format!("e_{}", sc.name), "sys_enter")?;
+                    set_prog(ebpf, "lt_eprogs", nr, &fd)?;
+                }
+                Ok(nr)
+            });
+        match r {
+            Ok(_) => placed.push(sc),
+            Err(e) => fail_all(e, std::slice::from_ref(&sc)),
+        }
+    }
+    if placed.is_empty() {
+        return;
+    }
+    let (creds, rest): (Vec<_>, Vec<_>) = placed
+        .into_iter()
+        .partition(|sc| families::needs_enter(sc.name));
+    if !creds.is_empty() {
+        if let Err(e) = attach_btf(ebpf, btf, "lt_sys_enter", "sys_enter") {
+            fail_all(format!("syscall enter dispatcher: {e}"), &creds);
+        }
+    }
+    if let Err(e) = attach_btf(ebpf, btf, "lt_sys_exit", "sys_exit") {
+        fail_all(format!("syscall dispatcher: {e}"), &creds);
+        fail_all(format!("syscall dispatcher: {e}"), &rest);
+    }
+}
+
+/// Loads a tp_btf program for `tp` without attaching it (a tail-call target).
+fn load_btf(ebpf: &mut Ebpf, btf: &Btf, prog: &str, tp: &str) -> Result<ProgramFd, String> {
+    let p: &mut BtfTracePoint = ebpf
+        .program_mut(prog)
+        .ok_or_else(|| format!("program {prog} missing from the object"))?
+        .try_into()
+        .map_err(|e| err_chain(&e))?;
+    p.load(tp, btf)
+        .map_err(|e| one_line(format!("{prog}: load: {}", err_chain(&e))))?;
+    p.fd()
+        .and_then(|fd| fd.try_clone().map_err(Into::into))
+        .map_err(|e| format!("{prog}: {}", err_chain(&e)))
+}
+
+fn set_prog(ebpf: &mut Ebpf, map: &str, nr: u32, fd: &ProgramFd) -> Result<(), String> {
+    // Borrowed, never taken: the kernel empties a prog array when its last user fd closes.
+    let mut progs: ProgramArray<&mut MapData> = ProgramArray::try_from(
+        ebpf.map_mut(map)
+            .ok_or_else(|| format!("map {map} missing from the object"))?,
+    )
+    .map_err(|e| err_chain(&e))?;
+    progs
+        .set(nr, fd, 0)
+        .map_err(|e| format!("{map}[{nr}]: {}", err_chain(&e)))
 }
 
 /// Loads the object configured by `t` and attaches the programs of `t.families`. Fails only
@@ -137,62 +253,37 @@ pub fn load(t: &Tuning, proc_feed: bool) -> Result<Loaded, Error> {
 
     let mut fail: BTreeMap<u16, Vec<String>> = BTreeMap::new();
     let mut missing = Vec::new();
-    let mut done = std::collections::HashSet::new();
-    for fam in 0..FAMILY_COUNT as u16 {
-        if t.families & (1 << fam) == 0
-            || [families::FORK, families::EXEC, families::EXIT].contains(&fam)
-        {
-            continue;
-        }
-        for sc in families::syscalls_of(fam) {
-            if !done.insert(sc.name) {
-                continue;
-            }
-            let enter = format!("sys_enter_{}", sc.name);
-            if sc.optional && !tracepoint_exists(&enter) {
-                missing.push(sc.name);
-                continue;
-            }
-            let r = attach_tp(&mut ebpf, &format!("e_{}", sc.name), &enter).and_then(|()| {
-                attach_tp(
-                    &mut ebpf,
-                    &format!("x_{}", sc.name),
-                    &format!("sys_exit_{}", sc.name),
-                )
-            });
-            if let Err(e) = r {
-                // open/openat/openat2 feed both FILE_CREATE and FILE_OPEN.
-                let fams: &[u16] = if matches!(sc.name, "open" | "openat" | "openat2") {
-                    &[0, 3]
-                } else {
-                    std::slice::from_ref(&sc.family)
-                };
-                for f in fams {
-                    fail.entry(*f).or_default().push(e.clone());
-                }
-            }
-        }
-    }
+    // Kernel BTF: the tp_btf programs (syscall exit, sched) are loaded against it.
+    let btf = Btf::from_sys_fs()
+        .map_err(|e| format!("kernel BTF (/sys/kernel/btf/vmlinux): {}", err_chain(&e)));
+    let mut notes = Vec::new();
+    attach_syscalls(
+        &mut ebpf,
+        t,
+        btf.as_ref(),
+        &mut fail,
+        &mut missing,
+        &mut notes,
+    );
     // The sched programs run whenever a process family or the process table wants them.
     let want_sched = proc_feed
         || [families::FORK, families::EXEC, families::EXIT]
             .iter()
             .any(|f| t.families & (1 << f) != 0);
     if want_sched {
-        match Btf::from_sys_fs() {
+        match &btf {
             Ok(btf) => {
                 for (fam, prog, tp) in [
                     (families::FORK, "on_fork", "sched_process_fork"),
                     (families::EXEC, "on_exec", "sched_process_exec"),
                     (families::EXIT, "on_exit_task", "sched_process_exit"),
                 ] {
-                    if let Err(e) = attach_btf(&mut ebpf, &btf, prog, tp) {
+                    if let Err(e) = attach_btf(&mut ebpf, btf, prog, tp) {
                         fail.entry(fam).or_default().push(e);
                     }
                 }
             }
-            Err(e) => {
-                let why = format!("kernel BTF (/sys/kernel/btf/vmlinux): {}", err_chain(&e));
+            Err(why) => {
                 for fam in [families::FORK, families::EXEC, families::EXIT] {
                     fail.entry(fam).or_default().push(why.clone());
                 }
@@ -218,6 +309,7 @@ pub fn load(t: &Tuning, proc_feed: bool) -> Result<Loaded, Error> {
         status,
         running,
         missing,
+        notes,
     })
 }
 

@@ -197,6 +197,9 @@ impl BpfSource {
         for m in &l.missing {
             eprintln!("letrace: note: bpf: this kernel has no {m} syscall tracepoint");
         }
+        for n in &l.notes {
+            eprintln!("letrace: note: bpf: {n}");
+        }
         let mut failed = Vec::new();
         for (name, st) in &l.status {
             if let Err(e) = st {
