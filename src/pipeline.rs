@@ -3,16 +3,184 @@
 //! issues) then encode and write.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use crate::encode::Encoder;
 use crate::event::{Event, SourceKind};
 use crate::sink::{self, Dest};
 
-/// Creates the queue. `capacity` bounds memory: a full queue is counted loss, never growth.
-pub fn queue(capacity: usize) -> (SyncSender<Event>, Receiver<Event>) {
-    std::sync::mpsc::sync_channel(capacity.max(1))
+/// What travels through the queue: one event, or a batch from a busy source (one hand-over,
+/// and at most one wake-up of the consumer, for many events).
+#[derive(Debug)]
+pub enum Msg {
+    One(Event),
+    Many(Vec<Event>),
+}
+
+impl Msg {
+    pub fn len(&self) -> usize {
+        match self {
+            Msg::One(_) => 1,
+            Msg::Many(v) => v.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The events, in order.
+    pub fn into_events(self) -> MsgIter {
+        match self {
+            Msg::One(ev) => MsgIter::One(Some(ev)),
+            Msg::Many(v) => MsgIter::Many(v.into_iter()),
+        }
+    }
+}
+
+pub enum MsgIter {
+    One(Option<Event>),
+    Many(std::vec::IntoIter<Event>),
+}
+
+impl Iterator for MsgIter {
+    type Item = Event;
+    fn next(&mut self) -> Option<Event> {
+        match self {
+            MsgIter::One(e) => e.take(),
+            MsgIter::Many(it) => it.next(),
+        }
+    }
+}
+
+/// Counts the events in the queue, whatever the messages carrying them: `--queue-size` stays a
+/// number of events, and batches cannot make the queue hold more than that.
+#[derive(Debug)]
+struct Gate {
+    queued: AtomicUsize,
+    cap: usize,
+    /// A blocked `emit_wait`/`emit_batch_wait` waits here for the consumer to make room.
+    waiting: AtomicBool,
+    /// The consumer has gone: waiting for room would be forever.
+    closed: AtomicBool,
+    lock: Mutex<()>,
+    room: Condvar,
+}
+
+impl Gate {
+    /// Takes room for `n` events. An oversized batch fits an empty queue, so it cannot wait
+    /// forever.
+    fn try_reserve(&self, n: usize) -> bool {
+        let mut cur = self.queued.load(Ordering::Acquire);
+        loop {
+            if cur != 0 && cur + n > self.cap {
+                return false;
+            }
+            match self.queued.compare_exchange_weak(
+                cur,
+                cur + n,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    fn reserve_wait(&self, n: usize) -> Result<(), Closed> {
+        while !self.try_reserve(n) {
+            let guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+            self.waiting.store(true, Ordering::SeqCst);
+            if self.try_reserve(n) {
+                break;
+            }
+            if self.closed.load(Ordering::SeqCst) {
+                return Err(Closed);
+            }
+            // The timeout only guards against a missed wake-up; `release` wakes us.
+            let _ = self.room.wait_timeout(guard, Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    fn release(&self, n: usize) {
+        self.queued.fetch_sub(n, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) {
+            let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+            self.waiting.store(false, Ordering::SeqCst);
+            self.room.notify_all();
+        }
+    }
+}
+
+/// The producers' end of the queue; cloned for every source.
+#[derive(Clone, Debug)]
+pub struct Sender {
+    tx: SyncSender<Msg>,
+    gate: Arc<Gate>,
+}
+
+/// The consumer's end. A message's events leave the queue's count as it is taken.
+pub struct QueueReceiver {
+    rx: Receiver<Msg>,
+    gate: Arc<Gate>,
+}
+
+impl Drop for QueueReceiver {
+    fn drop(&mut self) {
+        self.gate.closed.store(true, Ordering::SeqCst);
+        let _g = self.gate.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.gate.room.notify_all();
+    }
+}
+
+impl QueueReceiver {
+    /// The next message; its events leave the queue's count as it is taken.
+    pub fn recv_timeout(&self, d: Duration) -> Result<Msg, std::sync::mpsc::RecvTimeoutError> {
+        let m = self.rx.recv_timeout(d)?;
+        self.gate.release(m.len());
+        Ok(m)
+    }
+
+    /// Every event queued now, in order.
+    pub fn try_iter(&self) -> impl Iterator<Item = Event> + '_ {
+        std::iter::from_fn(move || self.rx.try_recv().ok())
+            .inspect(|m| self.gate.release(m.len()))
+            .flat_map(Msg::into_events)
+    }
+
+    /// Every event until all senders have gone.
+    pub fn iter(&self) -> impl Iterator<Item = Event> + '_ {
+        std::iter::from_fn(move || self.rx.recv().ok())
+            .inspect(|m| self.gate.release(m.len()))
+            .flat_map(Msg::into_events)
+    }
+}
+
+/// Creates the queue. `capacity` (events) bounds memory: a full queue is counted loss, never
+/// growth.
+pub fn queue(capacity: usize) -> (Sender, QueueReceiver) {
+    let cap = capacity.max(1);
+    // Every message holds at least one counted event, so the channel never has more than
+    // `cap` messages once the gate has let them in.
+    let (tx, rx) = std::sync::mpsc::sync_channel(cap);
+    let gate = Arc::new(Gate {
+        queued: AtomicUsize::new(0),
+        cap,
+        waiting: AtomicBool::new(false),
+        closed: AtomicBool::new(false),
+        lock: Mutex::new(()),
+        room: Condvar::new(),
+    });
+    (
+        Sender {
+            tx,
+            gate: gate.clone(),
+        },
+        QueueReceiver { rx, gate },
+    )
 }
 
 /// The queue was closed: the pipeline has gone, the source should end.
@@ -23,13 +191,13 @@ pub struct Closed;
 /// the event is counted, and the count is sent as a `LOST` event as soon as there is room
 /// (and, at the latest, when the source finishes).
 pub struct Emitter {
-    tx: SyncSender<Event>,
+    tx: Sender,
     source: SourceKind,
     dropped: u64,
 }
 
 impl Emitter {
-    pub fn new(tx: SyncSender<Event>, source: SourceKind) -> Self {
+    pub fn new(tx: Sender, source: SourceKind) -> Self {
         Emitter {
             tx,
             source,
@@ -37,14 +205,46 @@ impl Emitter {
         }
     }
 
+    /// Hands over one message whose room is already reserved.
+    fn put(&self, m: Msg) -> Result<(), Closed> {
+        let n = m.len();
+        match self.tx.tx.send(m) {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                self.tx.gate.release(n);
+                Err(Closed)
+            }
+        }
+    }
+
+    /// Sends one event now if there is room, without waiting.
+    fn try_put(&self, ev: Event) -> Result<(), TrySendError<()>> {
+        if !self.tx.gate.try_reserve(1) {
+            return Err(TrySendError::Full(()));
+        }
+        self.tx.tx.try_send(Msg::One(ev)).map_err(|e| {
+            self.tx.gate.release(1);
+            match e {
+                TrySendError::Full(_) => TrySendError::Full(()),
+                TrySendError::Disconnected(_) => TrySendError::Disconnected(()),
+            }
+        })
+    }
+
+    /// Sends one event, waiting for room.
+    fn put_wait(&self, ev: Event) -> Result<(), Closed> {
+        self.tx.gate.reserve_wait(1)?;
+        self.put(Msg::One(ev))
+    }
+
     pub fn emit(&mut self, ev: Event) -> Result<(), Closed> {
         if ev.is_lost() {
             // Loss reports carry counts we must not lose in turn: wait for room.
             self.flush_dropped()?;
-            return self.tx.send(ev).map_err(|_| Closed);
+            return self.put_wait(ev);
         }
         if self.dropped > 0 {
-            match self.tx.try_send(self.lost_event()) {
+            match self.try_put(self.lost_event()) {
                 Ok(()) => self.dropped = 0,
                 Err(TrySendError::Full(_)) => {
                     self.dropped += 1;
@@ -53,7 +253,7 @@ impl Emitter {
                 Err(TrySendError::Disconnected(_)) => return Err(Closed),
             }
         }
-        match self.tx.try_send(ev) {
+        match self.try_put(ev) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => {
                 self.dropped += 1;
@@ -69,13 +269,33 @@ impl Emitter {
     /// waiting moves the loss to where it is counted in detail.
     pub fn emit_wait(&mut self, ev: Event) -> Result<(), Closed> {
         self.flush_dropped()?;
-        self.tx.send(ev).map_err(|_| Closed)
+        self.put_wait(ev)
+    }
+
+    /// Sends every event of `evs` (leaving it empty), in order, as one batch, waiting for room:
+    /// `emit_wait` for a source with many events at once. Batches larger than the queue are
+    /// split so that each fits.
+    pub fn emit_batch_wait(&mut self, evs: &mut Vec<Event>) -> Result<(), Closed> {
+        self.flush_dropped()?;
+        let cap = self.tx.gate.cap;
+        while evs.len() > cap {
+            let rest = evs.split_off(cap);
+            let head = std::mem::replace(evs, rest);
+            self.tx.gate.reserve_wait(head.len())?;
+            self.put(Msg::Many(head))?;
+        }
+        if evs.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(evs);
+        self.tx.gate.reserve_wait(batch.len())?;
+        self.put(Msg::Many(batch))
     }
 
     /// Sends any pending loss count, waiting for room.
     pub fn flush_dropped(&mut self) -> Result<(), Closed> {
         if self.dropped > 0 {
-            self.tx.send(self.lost_event()).map_err(|_| Closed)?;
+            self.put_wait(self.lost_event())?;
             self.dropped = 0;
         }
         Ok(())
@@ -269,6 +489,62 @@ mod tests {
         t.join().unwrap();
         assert_eq!(got.len(), 100);
         assert!(got.iter().all(|e| !e.is_lost()));
+    }
+
+    /// `--queue-size` counts events, not messages: a queued batch takes its length in room,
+    /// so single events beyond the size are counted as loss, and batches larger than the
+    /// queue arrive whole and in order (split to fit), waiting for room instead of dropping.
+    #[test]
+    fn batches_count_as_their_events_in_the_queue_size() {
+        let (tx, rx) = queue(4);
+        let mut batcher = Emitter::new(tx.clone(), SourceKind::Bpf);
+        let mut single = Emitter::new(tx, SourceKind::Inotify);
+        let mut b: Vec<Event> = (0..3)
+            .map(|i| {
+                let mut e = Event::new(SourceKind::Bpf, "FILE_OPEN");
+                e.seq = i;
+                e
+            })
+            .collect();
+        batcher.emit_batch_wait(&mut b).unwrap();
+        assert!(b.is_empty());
+        for _ in 0..3 {
+            single
+                .emit(Event::new(SourceKind::Inotify, "IN_OPEN"))
+                .unwrap();
+        }
+        // 3 + 1 fit in 4; the other two singles were counted.
+        let got: Vec<Event> = rx.try_iter().collect();
+        assert_eq!(got.len(), 4);
+        assert_eq!(single.dropped, 2);
+        // The count goes out when the source ends, ahead of the next batch.
+        drop(single);
+        let t = std::thread::spawn(move || {
+            let mut big: Vec<Event> = (0..10)
+                .map(|i| {
+                    let mut e = Event::new(SourceKind::Bpf, "FILE_OPEN");
+                    e.seq = 100 + i;
+                    e
+                })
+                .collect();
+            batcher.emit_batch_wait(&mut big).unwrap();
+        });
+        let rest: Vec<Event> = rx.iter().collect();
+        t.join().unwrap();
+        assert_eq!(rest[0].lost, Some(2));
+        let seqs: Vec<u64> = rest[1..].iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (100..110).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn waiting_sender_ends_when_the_consumer_goes() {
+        let (tx, rx) = queue(1);
+        let mut em = Emitter::new(tx, SourceKind::Bpf);
+        em.emit_wait(Event::new(SourceKind::Bpf, "A")).unwrap();
+        let t = std::thread::spawn(move || em.emit_wait(Event::new(SourceKind::Bpf, "B")));
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        drop(rx);
+        assert!(t.join().unwrap().is_err());
     }
 
     #[test]

@@ -180,25 +180,32 @@ pub fn run(cfg: &Config) -> Result<Outcome, Error> {
                 .clamp(Duration::from_millis(1), TICK)
         });
         match rx.recv_timeout(wait) {
-            Ok(ev) => {
-                if discard {
-                    continue;
-                }
-                let counted = !ev.is_lost();
-                if let Err(e) = pipe.handle(ev) {
-                    sink_err = Some(e);
-                    discard = true;
-                    stop.trigger();
-                    stopping = true;
-                    continue;
-                }
-                if counted {
-                    written += 1;
-                    if cfg.count == Some(written) {
+            Ok(msg) => {
+                for ev in msg.into_events() {
+                    if discard {
+                        // Drained and dropped (after --count or a write error): the sources
+                        // must not wait on a full queue while they are being stopped.
+                        continue;
+                    }
+                    let counted = !ev.is_lost();
+                    if let Err(e) = pipe.handle(ev) {
+                        sink_err = Some(e);
                         discard = true;
                         stop.trigger();
                         stopping = true;
+                        continue;
                     }
+                    if counted {
+                        written += 1;
+                        if cfg.count == Some(written) {
+                            discard = true;
+                            stop.trigger();
+                            stopping = true;
+                        }
+                    }
+                }
+                if discard {
+                    continue;
                 }
                 if last_flush.elapsed() >= TICK {
                     if let Err(e) = pipe.flush() {

@@ -256,6 +256,11 @@ static PLAIN: [bool; 256] = {
 pub fn string(bytes: &[u8], out: &mut Vec<u8>) {
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    if plain(bytes) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -287,6 +292,19 @@ pub fn string(bytes: &[u8], out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// True when no byte of `b` needs escaping (checked 8 at a time, the tail padded).
+#[inline]
+fn plain(b: &[u8]) -> bool {
+    let mut chunks = b.chunks_exact(8);
+    if !chunks.by_ref().all(all_plain) {
+        return false;
+    }
+    let r = chunks.remainder();
+    let mut tail = [b' '; 8];
+    tail[..r.len()].copy_from_slice(r);
+    all_plain(&tail)
 }
 
 /// True when none of the 8 bytes is a control byte, DEL, non-ASCII, `"` or `\`.

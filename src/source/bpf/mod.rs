@@ -4,6 +4,8 @@
 //! docs/bpf.md documents families, schema, defaults and limits.
 
 #[cfg(test)]
+mod bench;
+#[cfg(test)]
 mod btf_check;
 pub mod decode;
 pub mod families;
@@ -261,6 +263,8 @@ impl LossWatch {
 
 /// Records handled between checks of the stop flag and the loss counters.
 const BATCH: usize = 16_384;
+/// Events handed to the pipeline at once (one queue operation and at most one wake-up).
+const SEND_EVERY: usize = 256;
 const LOSS_EVERY: Duration = Duration::from_millis(250);
 /// Longest an event waits in the ring when wakeups are batched.
 const POLL_MS: i32 = 100;
@@ -330,6 +334,7 @@ impl BpfSource {
         bad: &mut u64,
     ) -> Result<usize, Closed> {
         let mut n = 0;
+        let mut batch = Vec::with_capacity(SEND_EVERY.min(max));
         while n < max {
             let Some(item) = ring.next() else { break };
             n += 1;
@@ -353,10 +358,16 @@ impl BpfSource {
                 continue;
             }
             self.table.enrich(&mut ev);
-            // Backpressure: when the pipeline is behind, records wait in the ring buffer, where
-            // an overflow is counted per family, rather than being dropped here unlabelled.
-            out.emit_wait(ev)?;
+            batch.push(ev);
+            if batch.len() >= SEND_EVERY {
+                // Backpressure: when the pipeline is behind, records wait in the ring buffer,
+                // where an overflow is counted per family, rather than being dropped here
+                // unlabelled.
+                out.emit_batch_wait(&mut batch)?;
+                batch.reserve(SEND_EVERY);
+            }
         }
+        out.emit_batch_wait(&mut batch)?;
         Ok(n)
     }
 }
