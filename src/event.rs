@@ -402,8 +402,13 @@ thread_local! {
 
 impl Event {
     pub fn new(source: SourceKind, kind: impl Into<Cow<'static, str>>) -> Self {
+        Self::at(Timestamp::now(), source, kind)
+    }
+
+    /// An event whose time the source knows (from the kernel): no clock read.
+    pub fn at(time: Timestamp, source: SourceKind, kind: impl Into<Cow<'static, str>>) -> Self {
         Event {
-            time: Timestamp::now(),
+            time,
             seq: 0,
             host: NO_HOST.with(Arc::clone),
             source,

@@ -18,6 +18,55 @@ use crate::sink::{self, Dest};
 pub enum Msg {
     One(Event),
     Many(Vec<Event>),
+    /// Events the source encoded itself (only when every output is JSON lines).
+    Encoded(Encoded),
+}
+
+/// JSON lines encoded by a source on its own thread (`encode::json::split_line`), waiting
+/// for the `seq` and `host` only the pipeline knows. Never LOST events: those travel as
+/// events, so their counts are totalled.
+#[derive(Debug, Default)]
+pub struct Encoded {
+    pub source: Option<SourceKind>,
+    pub buf: Vec<u8>,
+    /// Per line: (offset of the split, offset of the end) in `buf`.
+    pub marks: Vec<(u32, u32)>,
+}
+
+impl Encoded {
+    /// Appends `ev` (from `source`, not yet numbered, no host of its own).
+    pub fn push(&mut self, ev: &Event) {
+        debug_assert!(!ev.is_lost() && ev.host.is_empty());
+        self.source = Some(ev.source);
+        let split = crate::encode::json::split_line(ev, &mut self.buf);
+        self.marks.push((split as u32, self.buf.len() as u32));
+    }
+    pub fn len(&self) -> usize {
+        self.marks.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.marks.is_empty()
+    }
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.marks.clear();
+    }
+    /// Line `i`: the part before `seq` and the part after `host`.
+    fn line(&self, i: usize) -> (&[u8], &[u8]) {
+        let start = if i == 0 {
+            0
+        } else {
+            self.marks[i - 1].1 as usize
+        };
+        let (split, end) = self.marks[i];
+        (
+            &self.buf[start..split as usize],
+            &self.buf[split as usize..end as usize],
+        )
+    }
 }
 
 impl Msg {
@@ -25,16 +74,19 @@ impl Msg {
         match self {
             Msg::One(_) => 1,
             Msg::Many(v) => v.len(),
+            Msg::Encoded(e) => e.len(),
         }
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
     /// The events, in order.
+    /// The events, in order (none for `Encoded`).
     pub fn into_events(self) -> MsgIter {
         match self {
             Msg::One(ev) => MsgIter::One(Some(ev)),
             Msg::Many(v) => MsgIter::Many(v.into_iter()),
+            Msg::Encoded(_) => MsgIter::One(None),
         }
     }
 }
@@ -64,6 +116,14 @@ struct Gate {
     waiting: AtomicBool,
     /// The consumer has gone: waiting for room would be forever.
     closed: AtomicBool,
+    /// Written batches on their way back to their source, which drops their events and
+    /// refills the vector: memory is then freed and reused by the thread that allocated it
+    /// (cheaper, and in its cache) rather than freed across threads.
+    spent: Mutex<Vec<Vec<Event>>>,
+    /// The same for encoded batches' buffers.
+    spent_encoded: Mutex<Vec<Encoded>>,
+    /// Every output is JSON lines: sources may send `Msg::Encoded`.
+    json: bool,
     lock: Mutex<()>,
     room: Condvar,
 }
@@ -151,6 +211,28 @@ impl QueueReceiver {
             .flat_map(Msg::into_events)
     }
 
+    /// Hands a written batch back to the sources (see `Gate::spent`); bounded, the rest are
+    /// dropped here.
+    pub fn recycle(&self, v: Vec<Event>) {
+        let mut spent = self.gate.spent.lock().unwrap_or_else(|p| p.into_inner());
+        if spent.len() < SPENT_MAX {
+            spent.push(v);
+        }
+    }
+
+    /// Hands a written encoded batch back to the sources, for its buffers.
+    pub fn recycle_encoded(&self, mut e: Encoded) {
+        e.clear();
+        let mut spent = self
+            .gate
+            .spent_encoded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if spent.len() < SPENT_MAX {
+            spent.push(e);
+        }
+    }
+
     /// Every event until all senders have gone.
     pub fn iter(&self) -> impl Iterator<Item = Event> + '_ {
         std::iter::from_fn(move || self.rx.recv().ok())
@@ -159,9 +241,18 @@ impl QueueReceiver {
     }
 }
 
+/// Batches kept for recycling at most (each holds at most one batch of events).
+const SPENT_MAX: usize = 16;
+
 /// Creates the queue. `capacity` (events) bounds memory: a full queue is counted loss, never
 /// growth.
 pub fn queue(capacity: usize) -> (Sender, QueueReceiver) {
+    queue_for(capacity, false)
+}
+
+/// `queue`, saying whether every output is JSON lines (then sources may encode events on
+/// their own threads: `Emitter::encoded`).
+pub fn queue_for(capacity: usize, json: bool) -> (Sender, QueueReceiver) {
     let cap = capacity.max(1);
     // Every message holds at least one counted event, so the channel never has more than
     // `cap` messages once the gate has let them in.
@@ -171,6 +262,9 @@ pub fn queue(capacity: usize) -> (Sender, QueueReceiver) {
         cap,
         waiting: AtomicBool::new(false),
         closed: AtomicBool::new(false),
+        spent: Mutex::new(Vec::new()),
+        spent_encoded: Mutex::new(Vec::new()),
+        json,
         lock: Mutex::new(()),
         room: Condvar::new(),
     });
@@ -289,7 +383,46 @@ impl Emitter {
         }
         let batch = std::mem::take(evs);
         self.tx.gate.reserve_wait(batch.len())?;
-        self.put(Msg::Many(batch))
+        self.put(Msg::Many(batch))?;
+        let spent = self
+            .tx
+            .gate
+            .spent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        if let Some(mut v) = spent {
+            // Dropped here, on the thread that built them.
+            v.clear();
+            *evs = v;
+        }
+        Ok(())
+    }
+
+    /// True when every output is JSON lines, so that this source may encode its events itself
+    /// and send them with `emit_encoded_wait` (one less thread touching every event).
+    pub fn encoded(&self) -> bool {
+        self.tx.gate.json
+    }
+
+    /// Sends the lines in `enc` (leaving it empty, its buffers recycled), waiting for room.
+    pub fn emit_encoded_wait(&mut self, enc: &mut Encoded) -> Result<(), Closed> {
+        self.flush_dropped()?;
+        if enc.is_empty() {
+            return Ok(());
+        }
+        let next = self
+            .tx
+            .gate
+            .spent_encoded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .unwrap_or_default();
+        let batch = std::mem::replace(enc, next);
+        // A batch larger than the queue fits an empty queue (Gate::try_reserve).
+        self.tx.gate.reserve_wait(batch.len())?;
+        self.put(Msg::Encoded(batch))
     }
 
     /// Sends any pending loss count, waiting for room.
@@ -336,6 +469,21 @@ impl Output {
         Ok(())
     }
 
+    /// A line encoded by its source (`Encoded`), completed with `seq` and `host`.
+    fn write_parts(
+        &mut self,
+        head: &[u8],
+        seq: u64,
+        host_part: &[u8],
+        tail: &[u8],
+    ) -> Result<(), sink::Error> {
+        crate::encode::json::stitch(head, seq, host_part, tail, &mut self.buf);
+        if self.buf.len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     pub fn flush(&mut self) -> Result<(), sink::Error> {
         if !self.buf.is_empty() {
             self.dest.write_all(&self.buf)?;
@@ -352,6 +500,11 @@ impl Output {
 
     pub fn name(&self) -> &str {
         self.dest.name()
+    }
+
+    /// JSON lines (see `queue_for`).
+    pub fn is_json(&self) -> bool {
+        self.enc.is_json()
     }
 }
 
@@ -394,6 +547,8 @@ impl Totals {
 pub struct Pipeline {
     outputs: Vec<Output>,
     host: Arc<str>,
+    /// `,"host":"…"` for lines sources encoded.
+    host_part: Vec<u8>,
     next_seq: u64,
     pub totals: Totals,
     dirty: bool,
@@ -404,6 +559,11 @@ impl Pipeline {
         Pipeline {
             outputs,
             host: Arc::from(host),
+            host_part: {
+                let mut v = Vec::new();
+                crate::encode::json::host(host, &mut v);
+                v
+            },
             next_seq: 1,
             totals: Totals::default(),
             dirty: true,
@@ -412,6 +572,11 @@ impl Pipeline {
 
     /// Numbers `ev`, writes it to every output. `LOST` events count toward `lost`, not `events`.
     pub fn handle(&mut self, mut ev: Event) -> Result<(), sink::Error> {
+        self.handle_mut(&mut ev)
+    }
+
+    /// `handle` for an event the caller keeps (a batch to be recycled).
+    pub fn handle_mut(&mut self, ev: &mut Event) -> Result<(), sink::Error> {
         ev.seq = self.next_seq;
         self.next_seq += 1;
         if ev.host.is_empty() {
@@ -422,7 +587,22 @@ impl Pipeline {
             None => *self.totals.events.entry(ev.source).or_default() += 1,
         }
         for out in &mut self.outputs {
-            out.write(&ev)?;
+            out.write(ev)?;
+        }
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Writes the `i`th line of `e` with its `seq` and this host (every output is JSON).
+    pub fn handle_encoded(&mut self, e: &Encoded, i: usize) -> Result<(), sink::Error> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if let Some(src) = e.source {
+            *self.totals.events.entry(src).or_default() += 1;
+        }
+        let (head, tail) = e.line(i);
+        for out in &mut self.outputs {
+            out.write_parts(head, seq, &self.host_part, tail)?;
         }
         self.dirty = true;
         Ok(())

@@ -6,7 +6,7 @@
 use super::{decode, record};
 use crate::encode::Format;
 use crate::event::SourceKind;
-use crate::pipeline::{self, Emitter, Output, Pipeline};
+use crate::pipeline::{self, Emitter, Encoded, Msg, Output, Pipeline};
 use crate::proctable::ProcTable;
 use crate::sink::Dest;
 
@@ -27,7 +27,8 @@ fn bpf_userspace_cost() {
     let rounds = 4_000;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.jsonl");
-    let (tx, rx) = pipeline::queue(262_144);
+    // The output is JSON lines: the source encodes (as BpfSource::drain does then).
+    let (tx, rx) = pipeline::queue_for(262_144, true);
     let out = Output::new(
         Format::Json.encoder(false),
         Dest::create_file(path.to_str().unwrap()).unwrap(),
@@ -36,28 +37,47 @@ fn bpf_userspace_cost() {
     let t0 = std::time::Instant::now();
     let consumer = std::thread::spawn(move || {
         let mut pipe = Pipeline::new(vec![out], "bench-host");
-        for ev in rx.iter() {
-            pipe.handle(ev).unwrap();
+        // As record::run does it.
+        loop {
+            match rx.recv_timeout(std::time::Duration::from_secs(1)) {
+                Ok(Msg::Many(mut v)) => {
+                    for ev in v.iter_mut() {
+                        pipe.handle_mut(ev).unwrap();
+                    }
+                    rx.recycle(v);
+                }
+                Ok(Msg::One(ev)) => pipe.handle(ev).unwrap(),
+                Ok(Msg::Encoded(e)) => {
+                    for i in 0..e.len() {
+                        pipe.handle_encoded(&e, i).unwrap();
+                    }
+                    rx.recycle_encoded(e);
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
         }
         pipe.finish().unwrap();
         pipe.totals.all_events()
     });
     let mut table = ProcTable::new();
     let mut em = Emitter::new(tx, SourceKind::Bpf);
-    let mut batch = Vec::new();
+    let mut lines = Encoded::default();
+    assert!(em.encoded());
     for _ in 0..rounds {
         for r in &recs {
             let rec = record::parse(r).unwrap();
             let mut ev = decode::decode(&rec, 0);
             table.observe(&ev);
             table.enrich(&mut ev);
-            batch.push(ev);
-            if batch.len() >= super::SEND_EVERY {
-                em.emit_batch_wait(&mut batch).unwrap();
+            lines.push(&ev);
+            drop(ev);
+            if lines.len() >= super::SEND_EVERY {
+                em.emit_encoded_wait(&mut lines).unwrap();
             }
         }
     }
-    em.emit_batch_wait(&mut batch).unwrap();
+    em.emit_encoded_wait(&mut lines).unwrap();
     drop(em);
     let n = consumer.join().unwrap();
     let (cpu, wall) = (cpu_secs() - cpu0, t0.elapsed().as_secs_f64());

@@ -71,8 +71,8 @@ pub fn decode(r: &Record<'_>, boot_to_unix_ns: i128) -> Event {
     let fam = FAMILIES
         .get(e.family as usize)
         .map_or("UNKNOWN", |f| f.name);
-    let mut ev = Event::new(SourceKind::Bpf, fam);
-    ev.time = Timestamp::from_unix_nanos(e.ktime as i128 + boot_to_unix_ns);
+    let time = Timestamp::from_unix_nanos(e.ktime as i128 + boot_to_unix_ns);
+    let mut ev = Event::at(time, SourceKind::Bpf, fam);
     let comm_end = e.comm.iter().position(|&c| c == 0).unwrap_or(16);
     let mut p = Process {
         pid: Some(e.pid),

@@ -20,7 +20,7 @@ use aya::maps::{MapData, PerCpuArray, RingBuf};
 use self::families::{Category, FAMILIES, FAMILY_COUNT};
 use super::{Source, Stop};
 use crate::event::{Event, SourceKind};
-use crate::pipeline::{Closed, Emitter};
+use crate::pipeline::{Closed, Emitter, Encoded};
 use crate::proctable::ProcTable;
 
 /// The committed object (bpf/build.sh rebuilds it; bpf/check-fresh.sh checks it is current).
@@ -335,6 +335,10 @@ impl BpfSource {
     ) -> Result<usize, Closed> {
         let mut n = 0;
         let mut batch = Vec::with_capacity(SEND_EVERY.min(max));
+        // Every output is JSON lines: events are encoded here and dropped at once, while
+        // still in this thread's cache, and the pipeline only numbers and writes the lines.
+        let encode = out.encoded();
+        let mut lines = Encoded::default();
         while n < max {
             let Some(item) = ring.next() else { break };
             n += 1;
@@ -358,6 +362,17 @@ impl BpfSource {
                 continue;
             }
             self.table.enrich(&mut ev);
+            if encode && !ev.is_lost() {
+                out.emit_batch_wait(&mut batch)?;
+                lines.push(&ev);
+                drop(ev);
+                if lines.len() >= SEND_EVERY {
+                    out.emit_encoded_wait(&mut lines)?;
+                }
+                continue;
+            }
+            // Keeps the order: earlier lines go first.
+            out.emit_encoded_wait(&mut lines)?;
             batch.push(ev);
             if batch.len() >= SEND_EVERY {
                 // Backpressure: when the pipeline is behind, records wait in the ring buffer,
@@ -367,6 +382,7 @@ impl BpfSource {
                 batch.reserve(SEND_EVERY);
             }
         }
+        out.emit_encoded_wait(&mut lines)?;
         out.emit_batch_wait(&mut batch)?;
         Ok(n)
     }
