@@ -320,9 +320,9 @@ impl ProcTable {
         let mut parent = Map(Vec::with_capacity(3)).with("pid", ppid);
         if let Some(pe) = self.map.get(&ppid) {
             if let Some(x) = &pe.exe {
-                parent.insert("exe", x.clone());
+                parent.push("exe", x.clone());
             }
-            parent.insert("entity_id", pe.eid.clone());
+            parent.push("entity_id", pe.eid.clone());
         }
         p.extra.insert("parent", parent);
     }

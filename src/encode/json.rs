@@ -195,8 +195,17 @@ fn members(m: &Map, mut first: bool, out: &mut Vec<u8>) {
             out.push(b',');
         }
         first = false;
-        string(k.as_bytes(), out);
-        out.push(b':');
+        let k = k.as_bytes();
+        if plain(k) {
+            // `"key":` in one copy.
+            out.reserve(k.len() + 3);
+            out.push(b'"');
+            out.extend_from_slice(k);
+            out.extend_from_slice(b"\":");
+        } else {
+            escaped(k, out);
+            out.push(b':');
+        }
         value(v, out);
     }
 }
@@ -292,13 +301,22 @@ static PLAIN: [bool; 256] = {
 /// pass; the common case (printable ASCII) is copied in bulk.
 #[inline]
 pub fn string(bytes: &[u8], out: &mut Vec<u8>) {
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
     if plain(bytes) {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
     }
+    escaped(bytes, out);
+}
+
+/// `string` for text with at least one byte to escape: kept out of line so that the common
+/// case above stays small enough to inline.
+#[inline(never)]
+fn escaped(bytes: &[u8], out: &mut Vec<u8>) {
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
