@@ -204,10 +204,17 @@ impl QueueReceiver {
         Ok(m)
     }
 
-    /// Every event queued now, in order.
+    /// Every event queued now, in order. For queues made by `queue` (no `Encoded` lines: a
+    /// `queue_for(_, true)` consumer must take messages with `recv_timeout`).
     pub fn try_iter(&self) -> impl Iterator<Item = Event> + '_ {
         std::iter::from_fn(move || self.rx.try_recv().ok())
-            .inspect(|m| self.gate.release(m.len()))
+            .inspect(|m| {
+                debug_assert!(
+                    !matches!(m, Msg::Encoded(_)),
+                    "encoded lines: use recv_timeout"
+                );
+                self.gate.release(m.len())
+            })
             .flat_map(Msg::into_events)
     }
 
@@ -233,10 +240,16 @@ impl QueueReceiver {
         }
     }
 
-    /// Every event until all senders have gone.
+    /// Every event until all senders have gone (as `try_iter`: not for encoded lines).
     pub fn iter(&self) -> impl Iterator<Item = Event> + '_ {
         std::iter::from_fn(move || self.rx.recv().ok())
-            .inspect(|m| self.gate.release(m.len()))
+            .inspect(|m| {
+                debug_assert!(
+                    !matches!(m, Msg::Encoded(_)),
+                    "encoded lines: use recv_timeout"
+                );
+                self.gate.release(m.len())
+            })
             .flat_map(Msg::into_events)
     }
 }
@@ -714,6 +727,64 @@ mod tests {
         assert_eq!(rest[0].lost, Some(2));
         let seqs: Vec<u64> = rest[1..].iter().map(|e| e.seq).collect();
         assert_eq!(seqs, (100..110).collect::<Vec<_>>());
+    }
+
+    /// Lines a source encoded, numbered and completed by the pipeline, are the lines the
+    /// pipeline writes for the same events sent as events.
+    #[test]
+    fn encoded_lines_are_written_as_the_events_would_be() {
+        let evs = crate::encode::golden_events();
+        let dir = tempfile::tempdir().unwrap();
+        let write = |encoded: bool| {
+            let path = dir.path().join(format!("{encoded}.jsonl"));
+            let out = Output::new(
+                crate::encode::Format::Json.encoder(false),
+                Dest::create_file(path.to_str().unwrap()).unwrap(),
+            );
+            assert!(out.is_json());
+            let mut pipe = Pipeline::new(vec![out], "h\\ost");
+            // Room for everything: the consumer runs after the producer, on this thread.
+            let (tx, rx) = queue_for(64, true);
+            let mut em = Emitter::new(tx, SourceKind::Bpf);
+            assert!(em.encoded());
+            let mut lines = Encoded::default();
+            for ev in evs.clone() {
+                let mut ev = ev;
+                ev.seq = 0;
+                ev.host = Arc::from("");
+                if encoded && !ev.is_lost() {
+                    lines.push(&ev);
+                } else {
+                    em.emit_encoded_wait(&mut lines).unwrap();
+                    em.emit_wait(ev).unwrap();
+                }
+            }
+            em.emit_encoded_wait(&mut lines).unwrap();
+            drop(em);
+            loop {
+                match rx.recv_timeout(std::time::Duration::from_secs(5)) {
+                    Ok(Msg::Encoded(e)) => {
+                        for i in 0..e.len() {
+                            pipe.handle_encoded(&e, i).unwrap();
+                        }
+                        rx.recycle_encoded(e);
+                    }
+                    Ok(m) => {
+                        for ev in m.into_events() {
+                            pipe.handle(ev).unwrap();
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            pipe.finish().unwrap();
+            (std::fs::read_to_string(path).unwrap(), pipe.totals)
+        };
+        let (plain, t1) = write(false);
+        let (enc, t2) = write(true);
+        assert_eq!(plain.lines().count(), evs.len());
+        assert_eq!(enc, plain);
+        assert_eq!(t1, t2);
     }
 
     #[test]

@@ -91,3 +91,9 @@ fn to_tree(ev: &Event) -> serde_json::Map<String, serde_json::Value> {
 
 #[cfg(test)]
 mod golden;
+
+/// The golden files' awkward events, for other modules' tests.
+#[cfg(test)]
+pub(crate) fn golden_events() -> Vec<Event> {
+    golden::sample_events()
+}
