@@ -296,6 +296,13 @@ impl Map {
             None => self.0.push((key, v)),
         }
     }
+    /// Appends `key` without looking for an earlier entry: for a caller that knows the key is
+    /// new (decoders filling a fresh map), saving `insert`'s search.
+    pub fn push(&mut self, key: impl Into<Cow<'static, str>>, v: impl Into<Value>) {
+        let key = key.into();
+        debug_assert!(self.get(&key).is_none(), "duplicate key {key}");
+        self.0.push((key, v.into()));
+    }
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
@@ -387,12 +394,23 @@ pub struct Event {
     pub extra: Map,
 }
 
+thread_local! {
+    /// The pipeline sets `host`; until then events share one empty name per thread instead
+    /// of allocating one each.
+    static NO_HOST: Arc<str> = Arc::from("");
+}
+
 impl Event {
     pub fn new(source: SourceKind, kind: impl Into<Cow<'static, str>>) -> Self {
+        Self::at(Timestamp::now(), source, kind)
+    }
+
+    /// An event whose time the source knows (from the kernel): no clock read.
+    pub fn at(time: Timestamp, source: SourceKind, kind: impl Into<Cow<'static, str>>) -> Self {
         Event {
-            time: Timestamp::now(),
+            time,
             seq: 0,
-            host: Arc::from(""),
+            host: NO_HOST.with(Arc::clone),
             source,
             kind: kind.into(),
             lost: None,

@@ -280,7 +280,10 @@ impl ProcTable {
     }
 
     /// Adds what the table knows to `ev.process` (never overwrites what the source said).
-    /// A pid the table has not seen is looked up in /proc once, if it is still alive.
+    /// A pid the table has not seen is looked up in /proc once, if it is still alive. When the
+    /// event says when its process started (bpf: `process.start_time_ns`) and the entry is
+    /// of another process (the pid was reused), the entry is refreshed from /proc, or, when
+    /// /proc no longer shows that process, replaced by one that knows only the start time.
     pub fn enrich(&mut self, ev: &mut Event) {
         if let Some(p) = ev.process.as_deref_mut() {
             self.enrich_process(p);
@@ -290,10 +293,34 @@ impl ProcTable {
     /// `enrich` for a bare `Process` (sources that build it before their events).
     pub fn enrich_process(&mut self, p: &mut Process) {
         let Some(pid) = p.pid else { return };
-        if !self.map.contains_key(&pid) {
+        let ev_ticks = match p.extra.get("start_time_ns") {
+            Some(Value::U64(ns)) => Some(self.ns_to_ticks(*ns)),
+            _ => None,
+        };
+        let fresh = match (self.map.get(&pid), ev_ticks) {
+            (None, _) => false,
+            (Some(e), Some(t)) => e.start_ticks == t,
+            (Some(_), None) => true,
+        };
+        if !fresh {
             match self.read_proc(pid) {
-                Some(e) => self.insert(pid, e),
-                None => return,
+                Some(e) if ev_ticks.is_none_or(|t| t == e.start_ticks) => self.insert(pid, e),
+                _ => match ev_ticks {
+                    // Gone, or /proc shows a newer process: what this one ran is unknown.
+                    // Remembered as such (with its own entity_id), so that its next events
+                    // do not read /proc again, and dropped first when the table is full.
+                    Some(t) => self.insert(
+                        pid,
+                        Entry {
+                            ppid: p.ppid.unwrap_or(0),
+                            start_ticks: t,
+                            exited: Some(Instant::now()),
+                            ..Entry::default()
+                        },
+                    ),
+                    // No entry, no /proc and no start time: nothing to add.
+                    None => return,
+                },
             }
         }
         let Some(e) = self.map.get(&pid) else { return };
@@ -311,9 +338,9 @@ impl ProcTable {
         let mut parent = Map(Vec::with_capacity(3)).with("pid", ppid);
         if let Some(pe) = self.map.get(&ppid) {
             if let Some(x) = &pe.exe {
-                parent.insert("exe", x.clone());
+                parent.push("exe", x.clone());
             }
-            parent.insert("entity_id", pe.eid.clone());
+            parent.push("entity_id", pe.eid.clone());
         }
         p.extra.insert("parent", parent);
     }
@@ -348,6 +375,65 @@ mod tests {
             t.entity_id(me, e.start_ticks),
             t.entity_id(me, e.start_ticks + 1)
         );
+    }
+
+    /// A reused pid: the entry of the earlier process must not enrich the later one's events.
+    #[test]
+    fn reused_pid_is_refreshed_from_its_start_time() {
+        let mut t = ProcTable::new();
+        let tick_ns = 1_000_000_000 / t.ticks_per_sec;
+        let me = std::process::id();
+        let real = t.read_proc(me).expect("own /proc entry");
+        // The table believes `me` is an older process that ran /bin/old.
+        t.insert(
+            me,
+            Entry {
+                exe: Some("/bin/old".into()),
+                args: Some(vec!["old".into()]),
+                ppid: 1,
+                start_ticks: real.start_ticks.saturating_sub(50),
+                ..Entry::default()
+            },
+        );
+        let ev_for = |start_ticks: u64| {
+            let mut ev = Event::new(SourceKind::Bpf, "FILE_OPEN");
+            ev.process = Some(Box::new(Process {
+                pid: Some(me),
+                extra: Map::new().with("start_time_ns", start_ticks * tick_ns),
+                ..Process::default()
+            }));
+            ev
+        };
+        // An event of the current process (its start time is /proc's): refreshed from /proc.
+        let mut ev = ev_for(real.start_ticks);
+        t.enrich(&mut ev);
+        let p = ev.process.unwrap();
+        assert_eq!(p.exe, real.exe);
+        assert_eq!(p.args, real.args);
+        assert_eq!(p.ppid, Some(real.ppid));
+        assert_eq!(
+            p.extra.get("entity_id"),
+            Some(&Value::from(t.entity_id(me, real.start_ticks)))
+        );
+        assert_eq!(t.get(me).unwrap().start_ticks, real.start_ticks);
+        // An event of a process /proc does not show (an earlier holder of the pid): nothing
+        // of the current process is attached to it, and its own entity_id is.
+        let mut ev = ev_for(real.start_ticks - 7);
+        t.enrich(&mut ev);
+        let p = ev.process.unwrap();
+        assert_eq!((p.exe, p.args), (None, None));
+        assert_eq!(
+            p.extra.get("entity_id"),
+            Some(&Value::from(t.entity_id(me, real.start_ticks - 7)))
+        );
+        // An event without a start time (inotify, fanotify) keeps using the entry.
+        let mut ev = Event::new(SourceKind::Fanotify, "FAN_OPEN");
+        ev.process = Some(Box::new(Process {
+            pid: Some(me),
+            ..Process::default()
+        }));
+        t.enrich(&mut ev);
+        assert_eq!(ev.process.unwrap().exe, None);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::encode::Format;
 use crate::event::SourceKind;
-use crate::pipeline::{self, Emitter, Output, Pipeline, Totals};
+use crate::pipeline::{self, Emitter, Msg, Output, Pipeline, Totals};
 use crate::sink::{self, Dest};
 use crate::source::{self, Spec, Stop};
 
@@ -116,7 +116,9 @@ pub fn run(cfg: &Config) -> Result<Outcome, Error> {
     }
 
     let stop = Stop::new()?;
-    let (tx, rx) = pipeline::queue(cfg.queue_size);
+    // JSON lines everywhere: busy sources may encode on their own threads.
+    let json = !outputs.is_empty() && outputs.iter().all(Output::is_json);
+    let (tx, rx) = pipeline::queue_for(cfg.queue_size, json);
     let mut threads: Vec<(SourceKind, JoinHandle<Result<(), source::Error>>)> = Vec::new();
     for src in opened {
         let kind = src.kind();
@@ -180,25 +182,66 @@ pub fn run(cfg: &Config) -> Result<Outcome, Error> {
                 .clamp(Duration::from_millis(1), TICK)
         });
         match rx.recv_timeout(wait) {
-            Ok(ev) => {
-                if discard {
-                    continue;
-                }
-                let counted = !ev.is_lost();
-                if let Err(e) = pipe.handle(ev) {
-                    sink_err = Some(e);
-                    discard = true;
-                    stop.trigger();
-                    stopping = true;
-                    continue;
-                }
-                if counted {
-                    written += 1;
-                    if cfg.count == Some(written) {
+            Ok(msg) => {
+                let (mut one, mut many) = match msg {
+                    Msg::One(ev) => (Some(ev), None),
+                    Msg::Many(v) => (None, Some(v)),
+                    Msg::Encoded(e) => {
+                        for i in 0..e.len() {
+                            if discard {
+                                break;
+                            }
+                            if let Err(err) = pipe.handle_encoded(&e, i) {
+                                sink_err = Some(err);
+                                discard = true;
+                                stop.trigger();
+                                stopping = true;
+                                break;
+                            }
+                            written += 1;
+                            if cfg.count == Some(written) {
+                                discard = true;
+                                stop.trigger();
+                                stopping = true;
+                            }
+                        }
+                        rx.recycle_encoded(e);
+                        (None, None)
+                    }
+                };
+                let evs = match (&mut one, &mut many) {
+                    (Some(ev), _) => std::slice::from_mut(ev),
+                    (None, Some(v)) => v.as_mut_slice(),
+                    (None, None) => &mut [],
+                };
+                for ev in evs {
+                    if discard {
+                        // Drained and dropped (after --count or a write error): the sources
+                        // must not wait on a full queue while they are being stopped.
+                        continue;
+                    }
+                    let counted = !ev.is_lost();
+                    if let Err(e) = pipe.handle_mut(ev) {
+                        sink_err = Some(e);
                         discard = true;
                         stop.trigger();
                         stopping = true;
+                        continue;
                     }
+                    if counted {
+                        written += 1;
+                        if cfg.count == Some(written) {
+                            discard = true;
+                            stop.trigger();
+                            stopping = true;
+                        }
+                    }
+                }
+                if let Some(v) = many {
+                    rx.recycle(v);
+                }
+                if discard {
+                    continue;
                 }
                 if last_flush.elapsed() >= TICK {
                     if let Err(e) = pipe.flush() {

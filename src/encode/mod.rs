@@ -2,7 +2,7 @@
 //! `crate::sink`'s business.
 
 mod csv;
-mod json;
+pub mod json;
 mod text;
 mod xml;
 
@@ -72,6 +72,11 @@ pub trait Encoder: Send {
     fn header(&self, _out: &mut Vec<u8>) {}
     fn encode(&self, ev: &Event, out: &mut Vec<u8>);
     fn footer(&self, _out: &mut Vec<u8>) {}
+    /// JSON lines (`JsonEncoder`): sources may then hand over lines they encoded themselves
+    /// (`pipeline::Encoded`).
+    fn is_json(&self) -> bool {
+        false
+    }
 }
 
 /// The event as a JSON tree; XML and CSV are derived from it so all formats carry the same
@@ -86,3 +91,9 @@ fn to_tree(ev: &Event) -> serde_json::Map<String, serde_json::Value> {
 
 #[cfg(test)]
 mod golden;
+
+/// The golden files' awkward events, for other modules' tests.
+#[cfg(test)]
+pub(crate) fn golden_events() -> Vec<Event> {
+    golden::sample_events()
+}

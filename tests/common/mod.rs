@@ -148,6 +148,20 @@ impl Recorder {
     pub fn signal(&self, sig: i32) {
         // SAFETY: kill on our own child's pid.
         unsafe { libc::kill(self.pid(), sig) };
+        if sig == libc::SIGSTOP {
+            // kill returns before the process has stopped: a test that acts "while letrace is
+            // stopped" must not start while it still runs (it would read part of what follows).
+            let stat = format!("/proc/{}/stat", self.pid());
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while std::time::Instant::now() < deadline {
+                let st = std::fs::read_to_string(&stat).unwrap_or_default();
+                let state = st.rsplit_once(") ").and_then(|(_, r)| r.chars().next());
+                if matches!(state, Some('T' | 't') | None) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
     }
 
     /// Sends `sig` (SIGTERM or SIGINT) and waits for letrace to finish.

@@ -71,8 +71,8 @@ pub fn decode(r: &Record<'_>, boot_to_unix_ns: i128) -> Event {
     let fam = FAMILIES
         .get(e.family as usize)
         .map_or("UNKNOWN", |f| f.name);
-    let mut ev = Event::new(SourceKind::Bpf, fam);
-    ev.time = Timestamp::from_unix_nanos(e.ktime as i128 + boot_to_unix_ns);
+    let time = Timestamp::from_unix_nanos(e.ktime as i128 + boot_to_unix_ns);
+    let mut ev = Event::at(time, SourceKind::Bpf, fam);
     let comm_end = e.comm.iter().position(|&c| c == 0).unwrap_or(16);
     let mut p = Process {
         pid: Some(e.pid),
@@ -84,27 +84,28 @@ pub fn decode(r: &Record<'_>, boot_to_unix_ns: i128) -> Event {
         ..Process::default()
     };
     p.extra = Map(Vec::with_capacity(8));
-    p.extra.insert("is_thread", e.pid != e.tid);
+    p.extra.push("is_thread", e.pid != e.tid);
     // Sized up front: one allocation per map instead of a growth series (hot path).
     let mut raw = Map(Vec::with_capacity(8));
     let sc = families::syscall(e.sc);
-    let str0 = Bytes(r.str0.to_vec());
-    let str1 = Bytes(r.str1.to_vec());
+    // Copied only where used (rename, link): most records have one path, copied below.
+    let str0 = || Bytes(r.str0.to_vec());
+    let str1 = || Bytes(r.str1.to_vec());
     let arg = |name: &str| -> Option<u64> {
         sc.and_then(|s| s.args.iter().position(|a| *a == name))
             .map(|i| e.args[i])
     };
     if let Some(s) = sc {
-        raw.insert("syscall", s.name);
-        raw.insert("ret", e.ret);
+        raw.push("syscall", s.name);
+        raw.push("ret", e.ret);
         if (-4095..0).contains(&e.ret) {
-            raw.insert("errno", -e.ret);
+            raw.push("errno", -e.ret);
         }
         let mut args = Map(Vec::with_capacity(s.args.len()));
         for (i, a) in s.args.iter().enumerate() {
-            args.insert(*a, arg_value(a, e.args[i]));
+            args.push(*a, arg_value(a, e.args[i]));
         }
-        raw.insert("args", args);
+        raw.push("args", args);
     }
     let fam_id = e.family;
     let at = |name: &str| arg(name).map(int);
@@ -157,13 +158,13 @@ pub fn decode(r: &Record<'_>, boot_to_unix_ns: i128) -> Event {
         let f = match fam_id {
             // link/symlink: the path is the new name; the existing one is the target.
             14 | 15 => {
-                let mut f = file(str1, at("newdfd"));
-                f.extra.insert("target", str0);
+                let mut f = file(str1(), at("newdfd"));
+                f.extra.insert("target", str0());
                 f
             }
             2 => {
                 let mut f = first(at("olddfd"));
-                f.extra.insert("dest_path", str1);
+                f.extra.insert("dest_path", str1());
                 if let Some(d) = at("newdfd") {
                     f.extra.insert("dest_dirfd", d);
                 }
@@ -247,8 +248,8 @@ pub fn decode(r: &Record<'_>, boot_to_unix_ns: i128) -> Event {
     if e.flags & record::F_TRUNC1 != 0 && fam_id != families::EXEC {
         raw.insert("path2_truncated", true);
     }
-    p.extra.insert("start_time_ns", e.start_time);
-    p.extra.insert("cgroup_id", e.cgroup);
+    p.extra.push("start_time_ns", e.start_time);
+    p.extra.push("cgroup_id", e.cgroup);
     ev.process = Some(Box::new(p));
     ev.extra.insert("bpf", raw);
     ev

@@ -4,6 +4,8 @@
 //! docs/bpf.md documents families, schema, defaults and limits.
 
 #[cfg(test)]
+mod bench;
+#[cfg(test)]
 mod btf_check;
 pub mod decode;
 pub mod families;
@@ -18,7 +20,7 @@ use aya::maps::{MapData, PerCpuArray, RingBuf};
 use self::families::{Category, FAMILIES, FAMILY_COUNT};
 use super::{Source, Stop};
 use crate::event::{Event, SourceKind};
-use crate::pipeline::{Closed, Emitter};
+use crate::pipeline::{Closed, Emitter, Encoded};
 use crate::proctable::ProcTable;
 
 /// The committed object (bpf/build.sh rebuilds it; bpf/check-fresh.sh checks it is current).
@@ -264,6 +266,8 @@ impl LossWatch {
 
 /// Records handled between checks of the stop flag and the loss counters.
 const BATCH: usize = 16_384;
+/// Events handed to the pipeline at once (one queue operation and at most one wake-up).
+const SEND_EVERY: usize = 256;
 const LOSS_EVERY: Duration = Duration::from_millis(250);
 /// Longest an event waits in the ring when wakeups are batched.
 const POLL_MS: i32 = 100;
@@ -333,6 +337,11 @@ impl BpfSource {
         bad: &mut u64,
     ) -> Result<usize, Closed> {
         let mut n = 0;
+        let mut batch = Vec::with_capacity(SEND_EVERY.min(max));
+        // Every output is JSON lines: events are encoded here and dropped at once, while
+        // still in this thread's cache, and the pipeline only numbers and writes the lines.
+        let encode = out.encoded();
+        let mut lines = Encoded::default();
         while n < max {
             let Some(item) = ring.next() else { break };
             n += 1;
@@ -356,10 +365,28 @@ impl BpfSource {
                 continue;
             }
             self.table.enrich(&mut ev);
-            // Backpressure: when the pipeline is behind, records wait in the ring buffer, where
-            // an overflow is counted per family, rather than being dropped here unlabelled.
-            out.emit_wait(ev)?;
+            if encode && !ev.is_lost() {
+                out.emit_batch_wait(&mut batch)?;
+                lines.push(&ev);
+                drop(ev);
+                if lines.len() >= SEND_EVERY {
+                    out.emit_encoded_wait(&mut lines)?;
+                }
+                continue;
+            }
+            // Keeps the order: earlier lines go first.
+            out.emit_encoded_wait(&mut lines)?;
+            batch.push(ev);
+            if batch.len() >= SEND_EVERY {
+                // Backpressure: when the pipeline is behind, records wait in the ring buffer,
+                // where an overflow is counted per family, rather than being dropped here
+                // unlabelled.
+                out.emit_batch_wait(&mut batch)?;
+                batch.reserve(SEND_EVERY);
+            }
         }
+        out.emit_encoded_wait(&mut lines)?;
+        out.emit_batch_wait(&mut batch)?;
         Ok(n)
     }
 }
