@@ -1,7 +1,9 @@
 //! The userspace cost per event, without root or a kernel: records captured from the real
 //! kernel (testdata/workload.bin) go through parse, decode, the process table, the queue,
 //! the pipeline and the JSON encoder into a file, as `letrace record -s bpf` runs them.
-//! `cargo test --release --lib bpf_userspace_cost -- --ignored --nocapture`
+//! In the test suite it runs a few rounds and checks every event arrives (the batched,
+//! source-encoded path end to end); as a benchmark:
+//! `LETRACE_BENCH_ROUNDS=4000 cargo test --release --lib bpf_userspace_cost -- --nocapture`
 
 use super::{decode, record};
 use crate::encode::Format;
@@ -21,10 +23,12 @@ fn cpu_secs() -> f64 {
 }
 
 #[test]
-#[ignore = "benchmark"]
 fn bpf_userspace_cost() {
     let recs = record::read_capture(CAPTURE);
-    let rounds = 4_000;
+    let rounds: usize = std::env::var("LETRACE_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("out.jsonl");
     // The output is JSON lines: the source encodes (as BpfSource::drain does then).
