@@ -7,6 +7,7 @@
 
 use std::cell::Cell;
 
+use super::jstr::{escaped, plain, string};
 use super::Encoder;
 use crate::event::{Event, FileInfo, Map, Network, Process, Timestamp, Value};
 
@@ -284,98 +285,6 @@ fn nanos9(n: u32) -> [u8; 9] {
     b
 }
 
-/// Bytes copied as they are: printable ASCII except `"` and `\`.
-static PLAIN: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0x20;
-    while i < 0x7f {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = false;
-    t[b'\\' as usize] = false;
-    t
-};
-
-/// Appends `"…"`: `bytes` escaped by `crate::text::escape`, then as a JSON string, in one
-/// pass; the common case (printable ASCII) is copied in bulk.
-#[inline]
-pub fn string(bytes: &[u8], out: &mut Vec<u8>) {
-    if plain(bytes) {
-        out.reserve(bytes.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(bytes);
-        out.push(b'"');
-        return;
-    }
-    escaped(bytes, out);
-}
-
-/// `string` for text with at least one byte to escape: kept out of line so that the common
-/// case above stays small enough to inline.
-#[inline(never)]
-fn escaped(bytes: &[u8], out: &mut Vec<u8>) {
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        while i + 8 <= bytes.len() && all_plain(&bytes[i..i + 8]) {
-            i += 8;
-        }
-        if i >= bytes.len() {
-            break;
-        }
-        if PLAIN[bytes[i] as usize] {
-            i += 1;
-            continue;
-        }
-        out.extend_from_slice(&bytes[start..i]);
-        match bytes[i] {
-            b'"' => out.extend_from_slice(b"\\\""),
-            // text: `\` -> `\\`; then JSON: each `\` -> `\\`.
-            b'\\' => out.extend_from_slice(b"\\\\\\\\"),
-            _ => {
-                // Control bytes and non-ASCII: the text rule decides (UTF-8 validity, C1,
-                // U+FFFE/F); what is left before `i` is ASCII, so splitting here is safe.
-                slow(&bytes[i..], out);
-                out.push(b'"');
-                return;
-            }
-        }
-        i += 1;
-        start = i;
-    }
-    out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
-}
-
-/// True when no byte of `b` needs escaping (checked 8 at a time, the tail padded).
-#[inline]
-fn plain(b: &[u8]) -> bool {
-    let mut chunks = b.chunks_exact(8);
-    if !chunks.by_ref().all(all_plain) {
-        return false;
-    }
-    let r = chunks.remainder();
-    let mut tail = [b' '; 8];
-    tail[..r.len()].copy_from_slice(r);
-    all_plain(&tail)
-}
-
-/// True when none of the 8 bytes is a control byte, DEL, non-ASCII, `"` or `\`.
-#[inline]
-fn all_plain(b: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let w = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    let special =
-        zero(w ^ (ONES * b'"' as u64)) | zero(w ^ (ONES * b'\\' as u64)) | zero(w ^ (ONES * 0x7f));
-    (w & HIGH) | below_space | special == 0
-}
-
 /// A JSON string without the text rule: for the typed fields the `Serialize` impls write as
 /// plain `str` (network family and addresses, file type), escaped as serde_json does.
 fn raw_string(s: &str, out: &mut Vec<u8>) {
@@ -399,17 +308,6 @@ fn raw_string(s: &str, out: &mut Vec<u8>) {
         }
     }
     out.push(b'"');
-}
-
-fn slow(bytes: &[u8], out: &mut Vec<u8>) {
-    let t = crate::text::escape(bytes);
-    for &b in t.as_bytes() {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            _ => out.push(b),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 mod csv;
 pub mod json;
+pub mod jstr;
 mod text;
 mod xml;
 

@@ -1,0 +1,179 @@
+//! JSON strings as every JSON writer in letrace writes them: `crate::text`'s escaping followed
+//! by JSON's, in one pass, so the bytes equal what serde_json writes for a
+//! `Value::Bytes`/`Value::Str`. Printable ASCII (nearly every value) is checked 8 bytes at a
+//! time and copied in bulk. Used by the event encoder (`encode::json`) and by `audit parse`'s
+//! fast path (`audit::json`).
+
+/// Bytes copied as they are: printable ASCII except `"` and `\`.
+static PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0x20;
+    while i < 0x7f {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = false;
+    t[b'\\' as usize] = false;
+    t
+};
+
+/// Appends `"…"`: `bytes` escaped by `crate::text::escape`, then as a JSON string.
+#[inline]
+pub fn string(bytes: &[u8], out: &mut Vec<u8>) {
+    // Nearly every value is printable ASCII without `"` or `\`: one check, one copy. Quoted
+    // raw values (`"/bin/sh"`) are the next most common: only their two quotes need work.
+    if plain(bytes) {
+        return quoted_plain(bytes, out);
+    }
+    if let [b'"', inner @ .., b'"'] = bytes {
+        if plain(inner) {
+            out.reserve(inner.len() + 6);
+            put(out, b"\"\\\"");
+            put(out, inner);
+            put(out, b"\\\"\"");
+            return;
+        }
+    }
+    escaped(bytes, out);
+}
+
+/// Appends `"…"` for bytes already known to be `plain`.
+#[inline]
+pub fn quoted_plain(bytes: &[u8], out: &mut Vec<u8>) {
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    put(out, bytes);
+    out.push(b'"');
+}
+
+/// Appends `b`. Most of what the renderer writes is a few bytes long: those are copied with
+/// two overlapping word moves instead of a call to `memcpy`.
+#[inline]
+pub fn put(out: &mut Vec<u8>, b: &[u8]) {
+    let n = b.len();
+    if n > 16 {
+        return out.extend_from_slice(b);
+    }
+    out.reserve(16);
+    let len = out.len();
+    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    // SAFETY: `reserve(16)` makes the 16 bytes after `len` writable, `n <= 16`, every write
+    // below ends at or before `dst + n`, and together they cover `dst .. dst + n`, so the
+    // new length only covers initialised bytes.
+    unsafe {
+        if n >= 8 {
+            let head = u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+            let t = &b[n - 8..];
+            let tail = u64::from_ne_bytes([t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]]);
+            dst.cast::<u64>().write_unaligned(head);
+            dst.add(n - 8).cast::<u64>().write_unaligned(tail);
+        } else if n >= 4 {
+            let head = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+            let t = &b[n - 4..];
+            let tail = u32::from_ne_bytes([t[0], t[1], t[2], t[3]]);
+            dst.cast::<u32>().write_unaligned(head);
+            dst.add(n - 4).cast::<u32>().write_unaligned(tail);
+        } else {
+            for (i, &c) in b.iter().enumerate() {
+                dst.add(i).write(c);
+            }
+        }
+        out.set_len(len + n);
+    }
+}
+
+/// True when `bytes` is printable ASCII without `"` and `\` (written as they are).
+#[inline]
+pub fn plain(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    if n >= 8 {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            if !all_plain(c) {
+                return false;
+            }
+        }
+        // The tail as the last 8 bytes (overlapping ones were checked: harmless).
+        return chunks.remainder().is_empty() || all_plain(&bytes[n - 8..]);
+    }
+    if n >= 4 {
+        // Two overlapping halves: every byte is in the word at least once.
+        let lo = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as u64;
+        let t = &bytes[n - 4..];
+        let hi = u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as u64;
+        return special_mask(lo | hi << 32) == 0;
+    }
+    bytes.iter().all(|&c| PLAIN[c as usize])
+}
+/// The general case of `string`.
+#[inline(never)]
+pub fn escaped(bytes: &[u8], out: &mut Vec<u8>) {
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut start = 0;
+    let mut i = 0;
+    // Printable ASCII is by far the common case: only `"` and `\` need work there.
+    while i < bytes.len() {
+        // Eight plain bytes at a time.
+        while i + 8 <= bytes.len() && all_plain(&bytes[i..i + 8]) {
+            i += 8;
+        }
+        if i >= bytes.len() {
+            break;
+        }
+        if PLAIN[bytes[i] as usize] {
+            i += 1;
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        match bytes[i] {
+            b'"' => out.extend_from_slice(b"\\\""),
+            // text: `\` -> `\\`; JSON: each `\` -> `\\`.
+            b'\\' => out.extend_from_slice(b"\\\\\\\\"),
+            _ => {
+                slow(&bytes[i..], out);
+                out.push(b'"');
+                return;
+            }
+        }
+        i += 1;
+        start = i;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+#[inline]
+fn word(b: &[u8]) -> u64 {
+    u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+/// True when none of the 8 bytes is a control byte, DEL, non-ASCII, `"` or `\`.
+#[inline]
+fn all_plain(b: &[u8]) -> bool {
+    special_mask(word(b)) == 0
+}
+
+/// The high bit of each byte of `w` that is special (a control byte, DEL, non-ASCII, `"` or
+/// `\`); bits above the lowest one may be false alarms (borrows): only zero is exact.
+#[inline]
+fn special_mask(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    let special =
+        zero(w ^ (ONES * b'"' as u64)) | zero(w ^ (ONES * b'\\' as u64)) | zero(w ^ (ONES * 0x7f));
+    (w & HIGH) | below_space | special
+}
+
+fn slow(bytes: &[u8], out: &mut Vec<u8>) {
+    let t = crate::text::escape(bytes);
+    for &b in t.as_bytes() {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            _ => out.push(b),
+        }
+    }
+}
