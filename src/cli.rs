@@ -31,6 +31,9 @@ pub enum Command {
     /// Audit logs: `letrace audit parse` turns raw auditd logs into events.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Run under auditd as a plugin: raw records on stdin, events appended to OUTPUT as JSON
+    /// lines (one argument only: auditd passes at most two). See docs/audit.md.
+    AuditPlugin(crate::audit::plugin::PluginArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -91,6 +94,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Audit(AuditCommand::Parse(args)) => crate::audit::cli::parse_cmd(args),
+        Command::AuditPlugin(args) => crate::audit::plugin::plugin_cmd(args),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod interp;
 pub mod json;
 mod names;
 pub mod parse;
+pub mod plugin;
 pub mod record;
 mod sysargs;
 pub mod tables;
