@@ -38,6 +38,13 @@ impl Encoded {
         let split = crate::encode::json::split_line(ev, &mut self.buf);
         self.marks.push((split as u32, self.buf.len() as u32));
     }
+    /// Appends a line `write` encodes itself (as `split_line` would, newline included),
+    /// returning the split offset in the buffer it was given.
+    pub fn push_with(&mut self, source: SourceKind, write: impl FnOnce(&mut Vec<u8>) -> usize) {
+        self.source = Some(source);
+        let split = write(&mut self.buf);
+        self.marks.push((split as u32, self.buf.len() as u32));
+    }
     pub fn len(&self) -> usize {
         self.marks.len()
     }
