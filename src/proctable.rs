@@ -80,6 +80,9 @@ pub struct ProcTable {
     boot_id: Vec<u8>,
     ticks_per_sec: u64,
     proc_root: std::path::PathBuf,
+    /// Bumped whenever an entry is added, replaced or changed: what a caller derived from
+    /// the table (bpf's encoded `process` object) is current while this stays the same.
+    generation: u64,
 }
 
 /// Pids are small integers the kernel hands out, not attacker-chosen keys: one multiply
@@ -135,6 +138,7 @@ impl ProcTable {
             boot_id,
             ticks_per_sec: if tps > 0 { tps as u64 } else { 100 },
             proc_root: root,
+            generation: 0,
         }
     }
 
@@ -168,6 +172,10 @@ impl ProcTable {
     }
     pub fn get(&self, pid: u32) -> Option<&Entry> {
         self.map.get(&pid)
+    }
+    /// Changes with every change of any entry (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Reads one process from /proc (None once it has gone).
@@ -231,12 +239,14 @@ impl ProcTable {
         }
         e.eid = self.entity_id(pid, e.start_ticks);
         e.json = None;
+        self.generation += 1;
         self.map.insert(pid, e);
     }
 
     /// Drops processes that exited more than LINGER ago; if still full, the oldest exited,
     /// and as a last resort an arbitrary entry (bounded memory beats completeness).
     fn evict(&mut self) {
+        self.generation += 1;
         let now = Instant::now();
         self.map
             .retain(|_, e| e.exited.is_none_or(|t| now.duration_since(t) < LINGER));
@@ -321,6 +331,7 @@ impl ProcTable {
                 e.cgroup = cg;
                 e.exited = None;
                 e.json = None;
+                self.generation += 1;
                 if self.map.len() > CAPACITY {
                     self.evict();
                 }

@@ -31,6 +31,14 @@ pub struct Encoded {
 }
 
 impl Encoded {
+    /// Room for `lines` lines of `bytes` bytes in all.
+    pub fn with_capacity(bytes: usize, lines: usize) -> Self {
+        Encoded {
+            source: None,
+            buf: Vec::with_capacity(bytes),
+            marks: Vec::with_capacity(lines),
+        }
+    }
     /// Appends `ev` (from `source`, not yet numbered, no host of its own).
     pub fn push(&mut self, ev: &Event) {
         debug_assert!(!ev.is_lost() && ev.host.is_empty());

@@ -82,9 +82,7 @@ fn bpf_userspace_cost() {
                 }
                 Ok(Msg::One(ev)) => pipe.handle(ev).unwrap(),
                 Ok(Msg::Encoded(e)) => {
-                    for i in 0..e.len() {
-                        pipe.handle_encoded(&e, i).unwrap();
-                    }
+                    pipe.handle_encoded_lines(&e, 0..e.len()).unwrap();
                     rx.recycle_encoded(e);
                 }
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
@@ -95,6 +93,7 @@ fn bpf_userspace_cost() {
         pipe.totals.all_events()
     });
     let mut table = ProcTable::new();
+    let mut enc = json::LineEncoder::default();
     let mut em = Emitter::new(tx, SourceKind::Bpf);
     let mut lines = Encoded::default();
     assert!(em.encoded());
@@ -108,8 +107,8 @@ fn bpf_userspace_cost() {
         for r in &recs {
             let rec = record::parse(r).unwrap();
             if !event_path && json::handles(&rec) {
-                lines.push_with(SourceKind::Bpf, |buf| json::line(&rec, 0, &mut table, buf));
-                if lines.len() >= super::SEND_EVERY {
+                lines.push_with(SourceKind::Bpf, |buf| enc.line(&rec, 0, &mut table, buf));
+                if lines.len() >= super::SEND_LINES {
                     em.emit_encoded_wait(&mut lines).unwrap();
                 }
                 continue;

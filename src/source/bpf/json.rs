@@ -100,27 +100,64 @@ fn file_open(path: &[u8], dirfd: Option<i64>, out: &mut Vec<u8>) {
     }
 }
 
-/// Appends the line of `r` (for `handles` records), as `split_line` writes the enriched event:
-/// newline included, without `seq` and `host`; returns the split offset.
-pub fn line(
-    r: &Record<'_>,
-    boot_to_unix_ns: i128,
-    table: &mut ProcTable,
-    out: &mut Vec<u8>,
-) -> usize {
-    let e = &r.ev;
-    let sc = &syscalls()[e.sc as usize - 1];
-    head_at(
-        Timestamp::from_unix_nanos(e.ktime as i128 + boot_to_unix_ns),
-        out,
-    );
-    let split = out.len();
-    out.extend_from_slice(b",\"source\":\"bpf\",\"type\":");
-    let fam = FAMILIES
-        .get(e.family as usize)
-        .map_or("UNKNOWN", |f| f.name);
-    quoted_plain(fam.as_bytes(), out);
+/// What the `process` object of a record depends on, besides the process table.
+#[derive(Clone, Copy)]
+struct ProcKey {
+    ids: [u32; 5],
+    start_time: u64,
+    cgroup: u64,
+    comm: [u8; 16],
+}
 
+impl ProcKey {
+    fn of(e: &record::LtEvent) -> Self {
+        ProcKey {
+            ids: [e.pid, e.tid, e.ppid, e.uid, e.gid],
+            start_time: e.start_time,
+            cgroup: e.cgroup,
+            comm: e.comm,
+        }
+    }
+    /// Field by field, straight from the record (comparing a key built on the stack as one
+    /// block stalled on store forwarding: a measurable share of this path).
+    #[inline]
+    fn matches(&self, e: &record::LtEvent) -> bool {
+        self.ids[0] == e.pid
+            && self.ids[1] == e.tid
+            && self.ids[2] == e.ppid
+            && self.ids[3] == e.uid
+            && self.ids[4] == e.gid
+            && self.start_time == e.start_time
+            && self.cgroup == e.cgroup
+            && self.comm == e.comm
+    }
+}
+
+/// Encodes records (`line`), keeping the last `process` object: a storm's records come from
+/// one thread in a row, and its object (ids, comm, exe, args, parent: most of the line) is
+/// then copied, not rebuilt. It is rebuilt when the record's ids or the table change.
+#[derive(Default)]
+pub struct LineEncoder {
+    /// The key and the table generation `process` was built for.
+    cached: Option<(ProcKey, u64)>,
+    /// `,"process":{…}`
+    process: Vec<u8>,
+}
+
+/// `Timestamp::from_unix_nanos` without 128-bit division for times after 1970.
+#[inline]
+fn timestamp(ns: i128) -> Timestamp {
+    match u64::try_from(ns) {
+        Ok(n) => Timestamp {
+            secs: (n / 1_000_000_000) as i64,
+            nanos: (n % 1_000_000_000) as u32,
+        },
+        Err(_) => Timestamp::from_unix_nanos(ns),
+    }
+}
+
+/// `,"process":{…}` as decode + `ProcTable::enrich` + the encoder make it.
+fn process(e: &record::LtEvent, table: &mut ProcTable, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"process\":{\"pid\":");
     uint(e.pid.into(), out);
     out.extend_from_slice(b",\"tid\":");
@@ -160,7 +197,48 @@ pub fn line(
         out.push(b'}');
     }
     out.push(b'}');
+}
 
+impl LineEncoder {
+    /// Appends the line of `r` (a record `handles` accepts), as `split_line` writes the
+    /// enriched event: newline included, without `seq` and `host`; returns the split offset.
+    pub fn line(
+        &mut self,
+        r: &Record<'_>,
+        boot_to_unix_ns: i128,
+        table: &mut ProcTable,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        let e = &r.ev;
+        let sc = &syscalls()[e.sc as usize - 1];
+        head_at(timestamp(e.ktime as i128 + boot_to_unix_ns), out);
+        let split = out.len();
+        out.extend_from_slice(b",\"source\":\"bpf\",\"type\":");
+        let fam = FAMILIES
+            .get(e.family as usize)
+            .map_or("UNKNOWN", |f| f.name);
+        quoted_plain(fam.as_bytes(), out);
+
+        // The table changes only by inserting or changing entries (which bumps its
+        // generation): with the same key and generation, `process` would write the same.
+        let hit = self
+            .cached
+            .as_ref()
+            .is_some_and(|(k, g)| *g == table.generation() && k.matches(e));
+        if !hit {
+            self.process.clear();
+            process(e, table, &mut self.process);
+            self.cached = Some((ProcKey::of(e), table.generation()));
+        }
+        out.extend_from_slice(&self.process);
+        body(r, sc, out);
+        split
+    }
+}
+
+/// Everything after the `process` object: file, network, the raw `bpf` values.
+fn body(r: &Record<'_>, sc: &ScJson, out: &mut Vec<u8>) {
+    let e = &r.ev;
     if sc.has_path {
         let at = |i: Option<usize>| i.map(|i| int(e.args[i]));
         // The kernel sent the directory of a relative path (names leaf first): join them.
@@ -278,7 +356,6 @@ pub fn line(
         out.extend_from_slice(b",\"path2_truncated\":true");
     }
     out.extend_from_slice(b"}}\n");
-    split
 }
 
 #[cfg(test)]
@@ -300,6 +377,7 @@ mod tests {
     /// Both paths over the same records, each with its own table (fed alike): the lines must
     /// be equal byte for byte. Returns how many records took the fast path.
     fn same_lines(recs: &[Vec<u8>], proc_root: &std::path::Path) -> usize {
+        let mut enc = LineEncoder::default();
         let boot = 1_795_318_000_123_456_789i128;
         let (mut ta, mut tb) = (
             ProcTable::with_proc_root(proc_root),
@@ -312,7 +390,7 @@ mod tests {
             let sa = reference(&r, boot, &mut ta, &mut want);
             let sb = if handles(&r) {
                 fast += 1;
-                line(&r, boot, &mut tb, &mut got)
+                enc.line(&r, boot, &mut tb, &mut got)
             } else {
                 reference(&r, boot, &mut tb, &mut got)
             };
@@ -446,16 +524,17 @@ mod tests {
     }
 
     prop_compose! {
-        fn records()(family in prop_oneof![0u16..40, Just(3), Just(12)],
+        fn records()(family in prop_oneof![0u16..40, Just(3), Just(12), Just(16), Just(17)],
                      sc in prop_oneof![0u16..80, Just(2), Just(40)],
                      flags in prop_oneof![any::<u16>(), Just(0), Just(record::F_DIR)],
                      pid in prop_oneof![Just(7u32), Just(9), Just(12), any::<u32>()],
-                     tid in prop_oneof![Just(7u32), any::<u32>()],
+                     tid in prop_oneof![Just(7u32), Just(9), any::<u32>()],
                      ppid in prop_oneof![Just(1u32), Just(7), Just(0)],
                      start in prop_oneof![Just(500u64), Just(900), Just(5), any::<u64>()],
                      ktime in any::<u64>(), ret in prop_oneof![any::<i64>(), -4096i64..2],
                      args in any::<[u64; 6]>(), aux in any::<[u64; 6]>(),
-                     ids in any::<(u32, u32, u64)>(), comm in any::<[u8; 16]>(),
+                     ids in prop_oneof![Just((0u32, 0u32, 1u64)), any::<(u32, u32, u64)>()],
+                     comm in prop_oneof![Just(*b"storm\0\0\0\0\0\0\0\0\0\0\0"), any::<[u8; 16]>()],
                      s0 in strings(), s1 in strings(),
                      s2 in prop_oneof![sockaddrs(), strings()]) -> Vec<u8> {
             let mut a = args;
@@ -484,6 +563,54 @@ mod tests {
             let fake = fake_proc();
             same_lines(&recs, fake.path());
         }
+    }
+
+    /// The cached `process` object is rebuilt when the table learns something between two
+    /// records with the same ids: an exec of the process, then of its parent.
+    #[test]
+    fn cached_process_follows_table_changes() {
+        let fake = fake_proc();
+        let ev = |family, sc| LtEvent {
+            family,
+            sc,
+            pid: 7,
+            tid: 7,
+            ppid: 1,
+            start_time: 500 * tick_ns(),
+            comm: *b"q\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+            ..LtEvent::default()
+        };
+        let open = build(&ev(3, 2), [b"/etc/x\0", b"", b""]);
+        let exec = build(&ev(families::EXEC, 0), [b"/bin/new\0", b"new\0arg\0", b""]);
+        let mut parent_exec = ev(families::EXEC, 0);
+        (parent_exec.pid, parent_exec.tid, parent_exec.start_time) = (1, 1, tick_ns());
+        let parent_exec = build(&parent_exec, [b"/sbin/new-init\0", b"i\0", b""]);
+        let recs = [
+            open.clone(),
+            open.clone(),
+            exec,
+            open.clone(),
+            parent_exec,
+            open.clone(),
+        ];
+        same_lines(&recs, fake.path());
+        let mut t = ProcTable::with_proc_root(fake.path());
+        let mut enc = LineEncoder::default();
+        let mut last = Vec::new();
+        for b in &recs {
+            let r = record::parse(b).unwrap();
+            last.clear();
+            if handles(&r) {
+                enc.line(&r, 0, &mut t, &mut last);
+            } else {
+                reference(&r, 0, &mut t, &mut last);
+            }
+        }
+        let last = String::from_utf8(last).unwrap();
+        assert!(
+            last.contains(r#""exe":"/bin/new""#) && last.contains(r#""exe":"/sbin/new-init""#),
+            "{last}"
+        );
     }
 
     #[test]

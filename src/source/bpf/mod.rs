@@ -180,6 +180,8 @@ pub struct BpfSource {
     ring_size: u32,
     boot_to_unix: i128,
     table: ProcTable,
+    /// The JSON fast path's encoder (json.rs).
+    lines: json::LineEncoder,
     /// `LETRACE_BPF_CAPTURE=FILE`: raw records are appended there (for decoder test data).
     capture: Option<std::fs::File>,
 }
@@ -220,6 +222,7 @@ impl BpfSource {
             ring_size: t.ringbuf_size,
             boot_to_unix,
             table: ProcTable::seeded(),
+            lines: json::LineEncoder::default(),
             capture: std::env::var_os("LETRACE_BPF_CAPTURE").and_then(|p| {
                 std::fs::File::options()
                     .create(true)
@@ -269,6 +272,9 @@ impl LossWatch {
 const BATCH: usize = 16_384;
 /// Events handed to the pipeline at once (one queue operation and at most one wake-up).
 const SEND_EVERY: usize = 256;
+/// The same for encoded lines (`json.rs`), which are cheaper to make and to pass on: fewer
+/// wake-ups of the pipeline thread during a storm.
+const SEND_LINES: usize = 1024;
 const LOSS_EVERY: Duration = Duration::from_millis(250);
 /// Longest an event waits in the ring when wakeups are batched.
 const POLL_MS: i32 = 100;
@@ -358,10 +364,10 @@ impl BpfSource {
                         continue;
                     }
                     out.emit_batch_wait(&mut batch)?;
-                    let (boot, table) = (self.boot_to_unix, &mut self.table);
-                    lines.push_with(SourceKind::Bpf, |buf| json::line(&r, boot, table, buf));
+                    let (boot, table, enc) = (self.boot_to_unix, &mut self.table, &mut self.lines);
+                    lines.push_with(SourceKind::Bpf, |buf| enc.line(&r, boot, table, buf));
                     drop(item);
-                    if lines.len() >= SEND_EVERY {
+                    if lines.len() >= SEND_LINES {
                         out.emit_encoded_wait(&mut lines)?;
                     }
                     continue;
