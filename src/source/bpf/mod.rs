@@ -11,6 +11,7 @@ pub mod decode;
 pub mod families;
 pub mod json;
 mod load;
+mod misses;
 pub mod record;
 
 use std::os::fd::AsRawFd;
@@ -234,14 +235,29 @@ impl BpfSource {
     }
 }
 
-/// Sums the per-CPU loss counters and turns every rise into LOST events.
+/// Sums the per-CPU loss counters and turns every rise into LOST events; the same for the
+/// programs' skipped runs (misses.rs).
 struct LossWatch {
     map: PerCpuArray<MapData, u64>,
     seen: [u64; record::LOST_SLOTS],
+    misses: misses::Misses,
+    /// Skipped runs reported so far (an upper bound of the events they cost).
+    skipped: u64,
 }
 
 impl LossWatch {
     fn poll(&mut self, out: &mut Emitter) -> Result<(), Closed> {
+        for (prog, n) in self.misses.rises() {
+            let mut ev = Event::lost(
+                SourceKind::Bpf,
+                n,
+                false,
+                "bpf program skipped: already running on that CPU (any syscall, traced or not)",
+            );
+            ev.extra.insert("program", prog);
+            self.skipped += n;
+            out.emit(ev)?;
+        }
         for (fam, info) in FAMILIES.iter().enumerate() {
             for (base, reason) in [
                 (record::LOST_RING, "bpf ring buffer full"),
@@ -297,6 +313,8 @@ impl Source for BpfSource {
         let mut loss = LossWatch {
             map: PerCpuArray::try_from(lost_map).map_err(|e| Error::Ring(e.to_string()))?,
             seen: [0; record::LOST_SLOTS],
+            misses: misses::Misses::new(&self.ebpf),
+            skipped: 0,
         };
         let mut records = 0u64;
         let mut bad = 0u64;
@@ -327,8 +345,9 @@ impl Source for BpfSource {
             }
         };
         eprintln!(
-            "letrace: bpf: {records} records, {} lost in the kernel, {bad} malformed",
-            loss.total()
+            "letrace: bpf: {records} records, {} lost in the kernel, {} program runs skipped, {bad} malformed",
+            loss.total(),
+            loss.skipped
         );
         r
     }
