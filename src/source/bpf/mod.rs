@@ -382,7 +382,10 @@ impl BpfSource {
                     if f >= 64 || self.running & (1 << f) == 0 {
                         continue;
                     }
-                    out.emit_batch_wait(&mut batch)?;
+                    // Events of the Event path go first (they keep the order).
+                    if !batch.is_empty() {
+                        out.emit_batch_wait(&mut batch)?;
+                    }
                     let (boot, table, enc) = (self.boot_to_unix, &mut self.table, &mut self.lines);
                     lines.push_with(SourceKind::Bpf, |buf| enc.line(&r, boot, table, buf));
                     drop(item);
