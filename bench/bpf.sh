@@ -121,7 +121,7 @@ run_auditd() { # syscall workload...
 count_opens() { # opens of $target by openstorm; FILE_OPEN kernel losses; queue losses (all families)
 	python3 - "$tmp/l.jsonl" "$target" <<'PY'
 import json, sys
-opens = lost = qlost = 0
+opens = lost = qlost = skipped = 0
 for l in open(sys.argv[1]):
     if '"LOST"' in l:
         e = json.loads(l)
@@ -129,11 +129,13 @@ for l in open(sys.argv[1]):
             lost += e["lost"]
         elif e.get("reason") == "letrace queue full":
             qlost += e["lost"]
+        elif "program" in e:
+            skipped += e["lost"]
     elif '"FILE_OPEN"' in l and '"openstorm"' in l:
         e = json.loads(l)
         if e.get("file", {}).get("path") == sys.argv[2]:
             opens += 1
-print(opens, lost, qlost)
+print(opens, lost, qlost, skipped)
 PY
 }
 
@@ -167,8 +169,8 @@ for rep in $(seq "$R"); do
 	for cfg in bpf:file,$RING bpf:FILE_OPEN,$RING bpf:FILE_OPEN,$BIGRING; do
 		spec=${cfg%,*} ring=${cfg##*,}
 		T["os_letrace_${spec}_$ring"]+="$(run_letrace "$spec" "$ring" "$tmp/openstorm" "$N" "$target" | tail -1)"$'\n'
-		read -r opens lost qlost < <(count_opens)
-		echo "  letrace $spec ring $ring: $opens opens captured + $lost FILE_OPEN lost in the kernel (any process) + $qlost lost in letrace's queue; expected $N"
+		read -r opens lost qlost skipped < <(count_opens)
+		echo "  letrace $spec ring $ring: $opens opens captured + $lost FILE_OPEN lost in the kernel (any process) + $qlost lost in letrace's queue; expected $N; program runs skipped (any syscall): $skipped"
 	done
 	T[os_btcount]+="$(run_bpftrace 'tracepoint:syscalls:sys_enter_openat { @c = count(); }' "$tmp/openstorm" "$N" "$target")"$'\n'
 	T[os_btprint]+="$(run_bpftrace 'tracepoint:syscalls:sys_enter_openat { printf("%d %s %s\n", pid, comm, str(args->filename)); }' "$tmp/openstorm" "$N" "$target")"$'\n'

@@ -9,6 +9,7 @@
 //! get enriched), and the oldest exited ones go first when the table is full.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
@@ -30,13 +31,80 @@ pub struct Entry {
     pub exited: Option<Instant>,
     /// `entity_id` of this entry, computed when it is stored.
     pub eid: String,
+    /// This entry pre-encoded as JSON (`json()`), built on first use and dropped whenever
+    /// the entry changes: an event then copies bytes instead of cloning and encoding args.
+    json: Option<Box<EntryJson>>,
+}
+
+/// JSON members of an entry, each with its leading comma (empty when unknown): what an
+/// event's `process` object gets from the table, and what its `process.parent` object does.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EntryJson {
+    /// `,"exe":"…"`
+    pub exe: Vec<u8>,
+    /// `,"args":[…]`
+    pub args: Vec<u8>,
+    /// `,"entity_id":"…"`
+    pub eid: Vec<u8>,
+}
+
+impl Entry {
+    /// The pre-encoded members (built now if this entry changed since the last call).
+    pub fn json(&mut self) -> &EntryJson {
+        self.json.get_or_insert_with(|| {
+            use crate::encode::jstr::string;
+            let mut j = EntryJson::default();
+            if let Some(x) = &self.exe {
+                j.exe.extend_from_slice(b",\"exe\":");
+                string(&x.0, &mut j.exe);
+            }
+            if let Some(args) = &self.args {
+                j.args.extend_from_slice(b",\"args\":[");
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        j.args.push(b',');
+                    }
+                    string(&a.0, &mut j.args);
+                }
+                j.args.push(b']');
+            }
+            j.eid.extend_from_slice(b",\"entity_id\":");
+            string(self.eid.as_bytes(), &mut j.eid);
+            Box::new(j)
+        })
+    }
 }
 
 pub struct ProcTable {
-    map: HashMap<u32, Entry>,
+    map: HashMap<u32, Entry, BuildHasherDefault<PidHasher>>,
     boot_id: Vec<u8>,
     ticks_per_sec: u64,
     proc_root: std::path::PathBuf,
+    /// Bumped whenever an entry is added, replaced or changed: what a caller derived from
+    /// the table (bpf's encoded `process` object) is current while this stays the same.
+    generation: u64,
+}
+
+/// Pids are small integers the kernel hands out, not attacker-chosen keys: one multiply
+/// instead of SipHash (two lookups per event at a million events a second).
+#[derive(Default)]
+struct PidHasher(u64);
+
+impl Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, b: &[u8]) {
+        for &x in b {
+            self.write_u32(x as u32 ^ (self.0 as u32).rotate_left(8));
+        }
+    }
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        let h = (n as u64 ^ self.0).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        // High bits mixed into the low ones (bucket index) and kept high (control bytes).
+        self.0 = h ^ (h >> 29);
+    }
 }
 
 fn fnv1a(parts: &[&[u8]]) -> u64 {
@@ -66,10 +134,11 @@ impl ProcTable {
         // SAFETY: sysconf has no preconditions.
         let tps = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
         ProcTable {
-            map: HashMap::new(),
+            map: HashMap::default(),
             boot_id,
             ticks_per_sec: if tps > 0 { tps as u64 } else { 100 },
             proc_root: root,
+            generation: 0,
         }
     }
 
@@ -103,6 +172,10 @@ impl ProcTable {
     }
     pub fn get(&self, pid: u32) -> Option<&Entry> {
         self.map.get(&pid)
+    }
+    /// Changes with every change of any entry (see the field).
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Reads one process from /proc (None once it has gone).
@@ -141,6 +214,7 @@ impl ProcTable {
             cgroup: None,
             exited: None,
             eid: String::new(),
+            json: None,
         })
     }
 
@@ -164,12 +238,15 @@ impl ProcTable {
             self.evict();
         }
         e.eid = self.entity_id(pid, e.start_ticks);
+        e.json = None;
+        self.generation += 1;
         self.map.insert(pid, e);
     }
 
     /// Drops processes that exited more than LINGER ago; if still full, the oldest exited,
     /// and as a last resort an arbitrary entry (bounded memory beats completeness).
     fn evict(&mut self) {
+        self.generation += 1;
         let now = Instant::now();
         self.map
             .retain(|_, e| e.exited.is_none_or(|t| now.duration_since(t) < LINGER));
@@ -233,6 +310,7 @@ impl ProcTable {
                         cgroup: parent.cgroup,
                         exited: None,
                         eid: String::new(),
+                        json: None,
                     },
                 );
             }
@@ -252,6 +330,8 @@ impl ProcTable {
                 e.uid = p.uid;
                 e.cgroup = cg;
                 e.exited = None;
+                e.json = None;
+                self.generation += 1;
                 if self.map.len() > CAPACITY {
                     self.evict();
                 }
@@ -293,37 +373,13 @@ impl ProcTable {
     /// `enrich` for a bare `Process` (sources that build it before their events).
     pub fn enrich_process(&mut self, p: &mut Process) {
         let Some(pid) = p.pid else { return };
-        let ev_ticks = match p.extra.get("start_time_ns") {
-            Some(Value::U64(ns)) => Some(self.ns_to_ticks(*ns)),
+        let start_ns = match p.extra.get("start_time_ns") {
+            Some(Value::U64(ns)) => Some(*ns),
             _ => None,
         };
-        let fresh = match (self.map.get(&pid), ev_ticks) {
-            (None, _) => false,
-            (Some(e), Some(t)) => e.start_ticks == t,
-            (Some(_), None) => true,
+        let Some(e) = self.lookup(pid, start_ns, p.ppid) else {
+            return;
         };
-        if !fresh {
-            match self.read_proc(pid) {
-                Some(e) if ev_ticks.is_none_or(|t| t == e.start_ticks) => self.insert(pid, e),
-                _ => match ev_ticks {
-                    // Gone, or /proc shows a newer process: what this one ran is unknown.
-                    // Remembered as such (with its own entity_id), so that its next events
-                    // do not read /proc again, and dropped first when the table is full.
-                    Some(t) => self.insert(
-                        pid,
-                        Entry {
-                            ppid: p.ppid.unwrap_or(0),
-                            start_ticks: t,
-                            exited: Some(Instant::now()),
-                            ..Entry::default()
-                        },
-                    ),
-                    // No entry, no /proc and no start time: nothing to add.
-                    None => return,
-                },
-            }
-        }
-        let Some(e) = self.map.get(&pid) else { return };
         if p.exe.is_none() {
             p.exe = e.exe.clone();
         }
@@ -343,6 +399,61 @@ impl ProcTable {
             parent.push("entity_id", pe.eid.clone());
         }
         p.extra.insert("parent", parent);
+    }
+
+    /// The entry that describes the process `pid` that started at `start_ns` (ns since
+    /// boot, when the event says), refreshed as `enrich` documents; `ppid` is the event's.
+    /// None: nothing is known about it.
+    pub fn lookup(
+        &mut self,
+        pid: u32,
+        start_ns: Option<u64>,
+        ppid: Option<u32>,
+    ) -> Option<&mut Entry> {
+        let ev_ticks = start_ns.map(|ns| self.ns_to_ticks(ns));
+        let fresh = match (self.map.get(&pid), ev_ticks) {
+            (None, _) => false,
+            (Some(e), Some(t)) => e.start_ticks == t,
+            (Some(_), None) => true,
+        };
+        if !fresh {
+            match self.read_proc(pid) {
+                Some(e) if ev_ticks.is_none_or(|t| t == e.start_ticks) => self.insert(pid, e),
+                _ => match ev_ticks {
+                    // Gone, or /proc shows a newer process: what this one ran is unknown.
+                    // Remembered as such (with its own entity_id), so that its next events
+                    // do not read /proc again, and dropped first when the table is full.
+                    Some(t) => self.insert(
+                        pid,
+                        Entry {
+                            ppid: ppid.unwrap_or(0),
+                            start_ticks: t,
+                            exited: Some(Instant::now()),
+                            ..Entry::default()
+                        },
+                    ),
+                    // No entry, no /proc and no start time: nothing to add.
+                    None => return None,
+                },
+            }
+        }
+        self.map.get_mut(&pid)
+    }
+
+    /// The pre-encoded JSON of the entry of `pid` (as `lookup` finds it) and of its parent
+    /// `ppid` (None when the table has no such entry): what `enrich` would add, as bytes.
+    pub fn json_of(
+        &mut self,
+        pid: u32,
+        start_ns: u64,
+        ppid: u32,
+    ) -> Option<(&EntryJson, Option<&EntryJson>)> {
+        self.lookup(pid, Some(start_ns), Some(ppid))?.json();
+        if let Some(pe) = self.map.get_mut(&ppid) {
+            pe.json();
+        }
+        let e = self.map.get(&pid)?.json.as_deref()?;
+        Some((e, self.map.get(&ppid).and_then(|pe| pe.json.as_deref())))
     }
 }
 

@@ -187,22 +187,23 @@ pub fn run(cfg: &Config) -> Result<Outcome, Error> {
                     Msg::One(ev) => (Some(ev), None),
                     Msg::Many(v) => (None, Some(v)),
                     Msg::Encoded(e) => {
-                        for i in 0..e.len() {
-                            if discard {
-                                break;
-                            }
-                            if let Err(err) = pipe.handle_encoded(&e, i) {
+                        // Up to --count, in one go.
+                        let n = cfg
+                            .count
+                            .map_or(e.len(), |c| e.len().min(c.saturating_sub(written) as usize));
+                        if !discard {
+                            if let Err(err) = pipe.handle_encoded_lines(&e, 0..n) {
                                 sink_err = Some(err);
                                 discard = true;
                                 stop.trigger();
                                 stopping = true;
-                                break;
-                            }
-                            written += 1;
-                            if cfg.count == Some(written) {
-                                discard = true;
-                                stop.trigger();
-                                stopping = true;
+                            } else {
+                                written += n as u64;
+                                if cfg.count == Some(written) {
+                                    discard = true;
+                                    stop.trigger();
+                                    stopping = true;
+                                }
                             }
                         }
                         rx.recycle_encoded(e);

@@ -154,7 +154,8 @@ impl Emitter {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .pop()
-            .unwrap_or_default();
+            // Sized like this batch: growing by doubling would copy and fault in pages.
+            .unwrap_or_else(|| Encoded::with_capacity(enc.bytes(), enc.len()));
         let batch = std::mem::replace(enc, next);
         // A batch larger than the queue fits an empty queue (Gate::try_reserve).
         self.tx.gate.reserve_wait(batch.len())?;
@@ -205,17 +206,22 @@ impl Output {
         Ok(())
     }
 
-    /// A line encoded by its source (`Encoded`), completed with `seq` and `host`.
-    fn write_parts(
+    /// Lines encoded by their source (`Encoded`), completed with `seq` (from `seq` on) and
+    /// `host`.
+    fn write_lines(
         &mut self,
-        head: &[u8],
-        seq: u64,
+        e: &Encoded,
+        range: std::ops::Range<usize>,
+        mut seq: u64,
         host_part: &[u8],
-        tail: &[u8],
     ) -> Result<(), sink::Error> {
-        crate::encode::json::stitch(head, seq, host_part, tail, &mut self.buf);
-        if self.buf.len() >= FLUSH_AT {
-            self.flush()?;
+        for i in range {
+            let (head, tail) = e.line(i);
+            crate::encode::json::stitch(head, seq, host_part, tail, &mut self.buf);
+            seq += 1;
+            if self.buf.len() >= FLUSH_AT {
+                self.flush()?;
+            }
         }
         Ok(())
     }
@@ -331,14 +337,26 @@ impl Pipeline {
 
     /// Writes the `i`th line of `e` with its `seq` and this host (every output is JSON).
     pub fn handle_encoded(&mut self, e: &Encoded, i: usize) -> Result<(), sink::Error> {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        if let Some(src) = e.source {
-            *self.totals.events.entry(src).or_default() += 1;
+        self.handle_encoded_lines(e, i..i + 1)
+    }
+
+    /// `handle_encoded` for the lines `range` of `e`, at once: one count, and each output
+    /// copies the lines in one loop.
+    pub fn handle_encoded_lines(
+        &mut self,
+        e: &Encoded,
+        range: std::ops::Range<usize>,
+    ) -> Result<(), sink::Error> {
+        if range.is_empty() {
+            return Ok(());
         }
-        let (head, tail) = e.line(i);
+        let seq = self.next_seq;
+        self.next_seq += range.len() as u64;
+        if let Some(src) = e.source {
+            *self.totals.events.entry(src).or_default() += range.len() as u64;
+        }
         for out in &mut self.outputs {
-            out.write_parts(head, seq, &self.host_part, tail)?;
+            out.write_lines(e, range.clone(), seq, &self.host_part)?;
         }
         self.dirty = true;
         Ok(())
@@ -487,9 +505,7 @@ mod tests {
             loop {
                 match rx.recv_timeout(std::time::Duration::from_secs(5)) {
                     Ok(Msg::Encoded(e)) => {
-                        for i in 0..e.len() {
-                            pipe.handle_encoded(&e, i).unwrap();
-                        }
+                        pipe.handle_encoded_lines(&e, 0..e.len()).unwrap();
                         rx.recycle_encoded(e);
                     }
                     Ok(m) => {

@@ -31,11 +31,26 @@ pub struct Encoded {
 }
 
 impl Encoded {
+    /// Room for `lines` lines of `bytes` bytes in all.
+    pub fn with_capacity(bytes: usize, lines: usize) -> Self {
+        Encoded {
+            source: None,
+            buf: Vec::with_capacity(bytes),
+            marks: Vec::with_capacity(lines),
+        }
+    }
     /// Appends `ev` (from `source`, not yet numbered, no host of its own).
     pub fn push(&mut self, ev: &Event) {
         debug_assert!(!ev.is_lost() && ev.host.is_empty());
         self.source = Some(ev.source);
         let split = crate::encode::json::split_line(ev, &mut self.buf);
+        self.marks.push((split as u32, self.buf.len() as u32));
+    }
+    /// Appends a line `write` encodes itself (as `split_line` would, newline included),
+    /// returning the split offset in the buffer it was given.
+    pub fn push_with(&mut self, source: SourceKind, write: impl FnOnce(&mut Vec<u8>) -> usize) {
+        self.source = Some(source);
+        let split = write(&mut self.buf);
         self.marks.push((split as u32, self.buf.len() as u32));
     }
     pub fn len(&self) -> usize {

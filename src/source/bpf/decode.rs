@@ -8,13 +8,13 @@ use crate::event::{Bytes, Event, FileInfo, Map, Network, Process, SourceKind, Ti
 
 /// Arguments that are C `int`s: the kernel hands them over in a 64-bit register whose upper
 /// half is undefined, so they are shown as the signed 32-bit value the callee saw.
-const INT_ARGS: &[&str] = &[
+pub(super) const INT_ARGS: &[&str] = &[
     "fd", "dfd", "olddfd", "newdfd", "fildes", "oldfd", "newfd", "pid", "tgid", "sig", "flag",
     "flags", "mode", "prot", "family", "type", "protocol", "addrlen", "uid", "gid", "ruid", "euid",
     "suid", "rgid", "egid", "sgid", "vlen", "request",
 ];
 
-const AT_FDCWD: i32 = -100;
+pub(super) const AT_FDCWD: i32 = -100;
 
 fn arg_value(name: &str, v: u64) -> Value {
     if INT_ARGS.contains(&name) {

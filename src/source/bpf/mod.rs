@@ -9,7 +9,9 @@ mod bench;
 mod btf_check;
 pub mod decode;
 pub mod families;
+pub mod json;
 mod load;
+mod misses;
 pub mod record;
 
 use std::os::fd::AsRawFd;
@@ -179,6 +181,8 @@ pub struct BpfSource {
     ring_size: u32,
     boot_to_unix: i128,
     table: ProcTable,
+    /// The JSON fast path's encoder (json.rs).
+    lines: json::LineEncoder,
     /// `LETRACE_BPF_CAPTURE=FILE`: raw records are appended there (for decoder test data).
     capture: Option<std::fs::File>,
 }
@@ -219,6 +223,7 @@ impl BpfSource {
             ring_size: t.ringbuf_size,
             boot_to_unix,
             table: ProcTable::seeded(),
+            lines: json::LineEncoder::default(),
             capture: std::env::var_os("LETRACE_BPF_CAPTURE").and_then(|p| {
                 std::fs::File::options()
                     .create(true)
@@ -230,14 +235,29 @@ impl BpfSource {
     }
 }
 
-/// Sums the per-CPU loss counters and turns every rise into LOST events.
+/// Sums the per-CPU loss counters and turns every rise into LOST events; the same for the
+/// programs' skipped runs (misses.rs).
 struct LossWatch {
     map: PerCpuArray<MapData, u64>,
     seen: [u64; record::LOST_SLOTS],
+    misses: misses::Misses,
+    /// Skipped runs reported so far (an upper bound of the events they cost).
+    skipped: u64,
 }
 
 impl LossWatch {
     fn poll(&mut self, out: &mut Emitter) -> Result<(), Closed> {
+        for (prog, n) in self.misses.rises() {
+            let mut ev = Event::lost(
+                SourceKind::Bpf,
+                n,
+                false,
+                "bpf program skipped: already running on that CPU (any syscall, traced or not)",
+            );
+            ev.extra.insert("program", prog);
+            self.skipped += n;
+            out.emit(ev)?;
+        }
         for (fam, info) in FAMILIES.iter().enumerate() {
             for (base, reason) in [
                 (record::LOST_RING, "bpf ring buffer full"),
@@ -268,6 +288,9 @@ impl LossWatch {
 const BATCH: usize = 16_384;
 /// Events handed to the pipeline at once (one queue operation and at most one wake-up).
 const SEND_EVERY: usize = 256;
+/// The same for encoded lines (`json.rs`), which are cheaper to make and to pass on: fewer
+/// wake-ups of the pipeline thread during a storm.
+const SEND_LINES: usize = 1024;
 const LOSS_EVERY: Duration = Duration::from_millis(250);
 /// Longest an event waits in the ring when wakeups are batched.
 const POLL_MS: i32 = 100;
@@ -290,6 +313,8 @@ impl Source for BpfSource {
         let mut loss = LossWatch {
             map: PerCpuArray::try_from(lost_map).map_err(|e| Error::Ring(e.to_string()))?,
             seen: [0; record::LOST_SLOTS],
+            misses: misses::Misses::new(&self.ebpf),
+            skipped: 0,
         };
         let mut records = 0u64;
         let mut bad = 0u64;
@@ -320,8 +345,9 @@ impl Source for BpfSource {
             }
         };
         eprintln!(
-            "letrace: bpf: {records} records, {} lost in the kernel, {bad} malformed",
-            loss.total()
+            "letrace: bpf: {records} records, {} lost in the kernel, {} program runs skipped, {bad} malformed",
+            loss.total(),
+            loss.skipped
         );
         r
     }
@@ -350,6 +376,24 @@ impl BpfSource {
                 record::write_capture(f, &item);
             }
             let (mut ev, fam) = match record::parse(&item) {
+                // The fast path: the line straight from the ring's bytes (json.rs).
+                Ok(r) if encode && json::handles(&r) => {
+                    let f = r.ev.family;
+                    if f >= 64 || self.running & (1 << f) == 0 {
+                        continue;
+                    }
+                    // Events of the Event path go first (they keep the order).
+                    if !batch.is_empty() {
+                        out.emit_batch_wait(&mut batch)?;
+                    }
+                    let (boot, table, enc) = (self.boot_to_unix, &mut self.table, &mut self.lines);
+                    lines.push_with(SourceKind::Bpf, |buf| enc.line(&r, boot, table, buf));
+                    drop(item);
+                    if lines.len() >= SEND_LINES {
+                        out.emit_encoded_wait(&mut lines)?;
+                    }
+                    continue;
+                }
                 Ok(r) => (decode::decode(&r, self.boot_to_unix), Some(r.ev.family)),
                 Err(e) => {
                     *bad += 1;
