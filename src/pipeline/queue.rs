@@ -42,6 +42,8 @@ impl Encoded {
     /// Appends `ev` (from `source`, not yet numbered, no host of its own).
     pub fn push(&mut self, ev: &Event) {
         debug_assert!(!ev.is_lost() && ev.host.is_empty());
+        // One batch, one source: the pipeline credits the whole batch to it.
+        debug_assert!(self.source.is_none_or(|s| s == ev.source));
         self.source = Some(ev.source);
         let split = crate::encode::json::split_line(ev, &mut self.buf);
         self.marks.push((split as u32, self.buf.len() as u32));
@@ -49,6 +51,7 @@ impl Encoded {
     /// Appends a line `write` encodes itself (as `split_line` would, newline included),
     /// returning the split offset in the buffer it was given.
     pub fn push_with(&mut self, source: SourceKind, write: impl FnOnce(&mut Vec<u8>) -> usize) {
+        debug_assert!(self.source.is_none_or(|s| s == source));
         self.source = Some(source);
         let split = write(&mut self.buf);
         self.marks.push((split as u32, self.buf.len() as u32));
@@ -63,6 +66,7 @@ impl Encoded {
         self.buf.len()
     }
     fn clear(&mut self) {
+        self.source = None;
         self.buf.clear();
         self.marks.clear();
     }
