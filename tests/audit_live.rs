@@ -15,26 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value as J;
 
-fn auditctl(args: &[&str]) -> String {
-    let out = Command::new("auditctl")
-        .args(args)
-        .output()
-        .expect("run auditctl");
-    assert!(
-        out.status.success(),
-        "auditctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn status_value(status: &str, key: &str) -> Option<String> {
-    status.lines().find_map(|l| {
-        l.strip_prefix(key)?
-            .strip_prefix(' ')
-            .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
-    })
-}
+use common::auditctl;
 
 /// Restores the audit state the test found.
 struct Restore {
@@ -48,12 +29,7 @@ impl Drop for Restore {
         let mut del = vec!["-d".to_string()];
         del.extend(self.rule.iter().skip(1).cloned());
         let _ = Command::new("auditctl").args(&del).output();
-        let _ = Command::new("auditctl")
-            .args(["-b", &self.backlog])
-            .output();
-        let _ = Command::new("auditctl")
-            .args(["-e", &self.enabled])
-            .output();
+        common::audit_reset(&self.backlog, &self.enabled);
     }
 }
 
@@ -184,8 +160,7 @@ fn execve_arguments_round_trip() {
         return;
     }
     let _lock = common::kernel_lock();
-    let status = auditctl(&["-s"]);
-    let enabled = status_value(&status, "enabled").unwrap_or_else(|| "0".into());
+    let enabled = common::audit_status("enabled").unwrap_or_else(|| "0".into());
     if !common::need(
         enabled != "2",
         "audit not locked (enabled 2 cannot be changed)",
@@ -201,7 +176,7 @@ fn execve_arguments_round_trip() {
         .collect();
     let _restore = Restore {
         enabled: enabled.clone(),
-        backlog: status_value(&status, "backlog_limit").unwrap_or_else(|| "64".into()),
+        backlog: common::audit_status("backlog_limit").unwrap_or_else(|| "64".into()),
         rule: rule.clone(),
     };
     let reader = AuditReader::open();

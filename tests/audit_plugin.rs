@@ -18,25 +18,14 @@ use serde_json::Value as J;
 
 const KEY: &str = "letrace-plugin-test";
 
-fn auditctl(args: &[&str]) -> String {
-    let out = Command::new("auditctl")
-        .args(args)
-        .output()
-        .expect("run auditctl");
-    assert!(
-        out.status.success(),
-        "auditctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::auditctl;
 
 fn status(key: &str) -> String {
-    auditctl(&["-s"])
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ').map(str::to_string))
-        .unwrap_or_default()
+    common::audit_status(key).unwrap_or_default()
 }
+
+/// The test's rule, after `-a` or `-d`.
+const RULE: [&str; 7] = ["always,exit", "-F", "arch=b64", "-S", "execve", "-k", KEY];
 
 /// Stops the daemon and puts the audit state back as the test found it.
 struct Restore {
@@ -47,29 +36,13 @@ struct Restore {
 
 impl Drop for Restore {
     fn drop(&mut self) {
-        let _ = Command::new("auditctl")
-            .args([
-                "-d",
-                "exit,always",
-                "-F",
-                "arch=b64",
-                "-S",
-                "execve",
-                "-k",
-                KEY,
-            ])
-            .output();
+        let _ = Command::new("auditctl").arg("-d").args(RULE).output();
         if let Some(mut d) = self.daemon.take() {
             // SAFETY: signalling our own child.
             unsafe { libc::kill(d.id() as i32, libc::SIGTERM) };
             let _ = d.wait();
         }
-        let _ = Command::new("auditctl")
-            .args(["-b", &self.backlog])
-            .output();
-        let _ = Command::new("auditctl")
-            .args(["-e", &self.enabled])
-            .output();
+        common::audit_reset(&self.backlog, &self.enabled);
     }
 }
 
@@ -181,16 +154,7 @@ fn letrace_runs_as_a_real_auditd_plugin() {
     wait_for("auditd registered with the kernel", 10, || {
         status("pid").split_whitespace().next() == Some(dpid.as_str())
     });
-    auditctl(&[
-        "-a",
-        "always,exit",
-        "-F",
-        "arch=b64",
-        "-S",
-        "execve",
-        "-k",
-        KEY,
-    ]);
+    auditctl(&[&["-a"], &RULE[..]].concat());
 
     run_marked("first-marker");
     wait_for("the plugin wrote the first event", 10, || {
@@ -212,16 +176,7 @@ fn letrace_runs_as_a_real_auditd_plugin() {
     );
 
     // Stopping auditd stops the plugin: it finishes and exits, and every line is whole.
-    auditctl(&[
-        "-d",
-        "always,exit",
-        "-F",
-        "arch=b64",
-        "-S",
-        "execve",
-        "-k",
-        KEY,
-    ]);
+    auditctl(&[&["-d"], &RULE[..]].concat());
     let plugin_args = format!("audit-plugin\0{}\0", out.display());
     let plugin_running = || {
         std::fs::read_dir("/proc").unwrap().flatten().any(|p| {

@@ -352,3 +352,33 @@ pub fn corpus_logs(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
+
+/// Runs `auditctl ARGS` and returns its stdout; panics with its stderr when it fails.
+pub fn auditctl(args: &[&str]) -> String {
+    let out = Command::new("auditctl")
+        .args(args)
+        .output()
+        .expect("run auditctl");
+    assert!(
+        out.status.success(),
+        "auditctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The first word of `key`'s value in `auditctl -s` (`enabled`, `pid`, `backlog_limit`...).
+pub fn audit_status(key: &str) -> Option<String> {
+    auditctl(&["-s"]).lines().find_map(|l| {
+        l.strip_prefix(key)?
+            .strip_prefix(' ')
+            .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+    })
+}
+
+/// Puts the audit backlog limit and enabled flag back (for a test's restore guard: errors
+/// are ignored, the guard runs while a failed test unwinds).
+pub fn audit_reset(backlog: &str, enabled: &str) {
+    let _ = Command::new("auditctl").args(["-b", backlog]).output();
+    let _ = Command::new("auditctl").args(["-e", enabled]).output();
+}

@@ -64,6 +64,23 @@ pub fn sockaddr(b: &[u8]) -> Option<Network> {
     Some(n)
 }
 
+/// The absolute path of a relative first path argument, when the kernel sent its whole
+/// directory (the directory's names, leaf first, in `addr`).
+pub(super) fn resolved_path(r: &Record<'_>) -> Option<Vec<u8>> {
+    let e = &r.ev;
+    if e.flags & record::F_DIR == 0 || e.flags & record::F_DIR_PARTIAL != 0 {
+        return None;
+    }
+    let mut abs = Vec::with_capacity(r.addr.len() + r.str0.len() + 1);
+    for name in r.addr.split(|&c| c == 0).filter(|n| !n.is_empty()).rev() {
+        abs.push(b'/');
+        abs.extend_from_slice(name);
+    }
+    abs.push(b'/');
+    abs.extend_from_slice(r.str0);
+    Some(abs)
+}
+
 /// `(boot ns) + offset = unix ns`; `offset` is measured once at start (CLOCK_REALTIME -
 /// CLOCK_BOOTTIME).
 pub fn decode(r: &Record<'_>, boot_to_unix_ns: i128) -> Event {
@@ -134,18 +151,7 @@ pub fn decode(r: &Record<'_>, boot_to_unix_ns: i128) -> Event {
             .iter()
             .any(|a| matches!(*a, "filename" | "pathname" | "oldname" | "path"))
     });
-    // The kernel sent the directory of a relative path (names leaf first): join them.
-    let resolved =
-        (e.flags & record::F_DIR != 0 && e.flags & record::F_DIR_PARTIAL == 0).then(|| {
-            let mut abs = Vec::with_capacity(r.addr.len() + r.str0.len() + 1);
-            for name in r.addr.split(|&c| c == 0).filter(|n| !n.is_empty()).rev() {
-                abs.push(b'/');
-                abs.extend_from_slice(name);
-            }
-            abs.push(b'/');
-            abs.extend_from_slice(r.str0);
-            Bytes(abs)
-        });
+    let resolved = resolved_path(r).map(Bytes);
     let first = |dirfd: Option<i64>| match &resolved {
         Some(abs) => {
             let mut f = file(abs.clone(), dirfd);

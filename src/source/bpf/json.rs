@@ -11,7 +11,7 @@
 
 use std::sync::OnceLock;
 
-use super::decode::{sockaddr, AT_FDCWD, INT_ARGS};
+use super::decode::{resolved_path, sockaddr, AT_FDCWD, INT_ARGS};
 use super::families::{self, FAMILIES};
 use super::record::{self, Record};
 use crate::encode::json::{head_at, network, sint, uint};
@@ -241,18 +241,7 @@ fn body(r: &Record<'_>, sc: &ScJson, out: &mut Vec<u8>) {
     let e = &r.ev;
     if sc.has_path {
         let at = |i: Option<usize>| i.map(|i| int(e.args[i]));
-        // The kernel sent the directory of a relative path (names leaf first): join them.
-        let resolved =
-            (e.flags & record::F_DIR != 0 && e.flags & record::F_DIR_PARTIAL == 0).then(|| {
-                let mut abs = Vec::with_capacity(r.addr.len() + r.str0.len() + 1);
-                for name in r.addr.split(|&c| c == 0).filter(|n| !n.is_empty()).rev() {
-                    abs.push(b'/');
-                    abs.extend_from_slice(name);
-                }
-                abs.push(b'/');
-                abs.extend_from_slice(r.str0);
-                abs
-            });
+        let resolved = resolved_path(r);
         let first = |dirfd: Option<i64>, out: &mut Vec<u8>| match &resolved {
             Some(abs) => {
                 file_open(abs, dirfd, out);
