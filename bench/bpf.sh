@@ -104,11 +104,19 @@ run_bpftrace() { # program workload...
 
 have_auditd=0
 command -v auditd >/dev/null && command -v auditctl >/dev/null && have_auditd=1
+# auditd runs from a private config directory (the system's settings, with its log and its
+# plugins in $tmp), so the system's log and rules are left alone; the enabled flag is put back.
 run_auditd() { # syscall workload...
 	local sc=$1
 	shift
-	auditctl -D >/dev/null
-	auditd -n -c /etc/audit >/dev/null 2>&1 &
+	local conf="$tmp/auditd-conf" was
+	was=$(auditctl -s | awk '$1 == "enabled" { print $2 }')
+	mkdir -p "$conf/plugins.d"
+	sed -e "s#^log_file *=.*#log_file = $tmp/audit.log#" -e "s#^plugin_dir *=.*#plugin_dir = $conf/plugins.d#" \
+		/etc/audit/auditd.conf >"$conf/auditd.conf"
+	grep -q '^plugin_dir' "$conf/auditd.conf" || echo "plugin_dir = $conf/plugins.d" >>"$conf/auditd.conf"
+	chmod 640 "$conf/auditd.conf"
+	auditd -n -c "$conf" >/dev/null 2>&1 &
 	local ap=$!
 	sleep 1
 	auditctl -a always,exit -F arch=b64 -S "$sc" -k letrace_bench >/dev/null
@@ -116,6 +124,8 @@ run_auditd() { # syscall workload...
 	auditctl -d always,exit -F arch=b64 -S "$sc" -k letrace_bench >/dev/null
 	kill $ap
 	wait $ap || true
+	auditctl -e "${was:-0}" >/dev/null
+	rm -f "$tmp/audit.log"*
 }
 
 count_opens() { # opens of $target by openstorm; FILE_OPEN kernel losses; queue losses (all families)
