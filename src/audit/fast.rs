@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use super::coalesce::RawEvent;
+use super::coalesce::EventRef;
 use super::event::{
     decoded, file_type, num, recycle, sockaddr, Args, Builder, JsonSink, RecordSink,
 };
@@ -315,7 +315,7 @@ impl<'a> Sum<'a> {
 
 impl Builder {
     /// The fast path behind `render_json`.
-    pub(super) fn render_fast(&mut self, raw: &RawEvent, seq: u64, out: &mut Vec<u8>) {
+    pub(super) fn render_fast(&mut self, raw: EventRef<'_>, seq: u64, out: &mut Vec<u8>) {
         let mut records = std::mem::take(&mut self.records);
         records.clear();
         let mut scratch = std::mem::take(&mut self.scratch);
@@ -443,7 +443,7 @@ impl Builder {
         out.extend_from_slice(b"\",\"seq\":");
         uint(seq, out);
         out.extend_from_slice(b",\"host\":");
-        match &raw.node {
+        match raw.node {
             Some(n) => string(String::from_utf8_lossy(n).as_bytes(), out),
             None => out.extend_from_slice(b"\"\""),
         }
@@ -533,7 +533,7 @@ impl Builder {
         }
         out.extend_from_slice(b",\"audit\":{\"serial\":");
         uint(raw.serial, out);
-        if let Some(n) = &raw.node {
+        if let Some(n) = raw.node {
             out.extend_from_slice(b",\"node\":");
             string(n, out);
         }

@@ -9,7 +9,8 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
-use super::coalesce::{self, Coalescer, Output as CoOut, RawEvent};
+use super::batch::{Batch, Item};
+use super::coalesce::{self, Coalescer, Output as CoOut};
 use super::event::Builder;
 use super::record::{self, LineError};
 use super::Error;
@@ -61,8 +62,9 @@ const BATCH: usize = 512;
 /// stalls everyone once its queues are full).
 const DEPTH: usize = 4;
 const BATCH_BYTES: usize = 512 << 10;
-/// Emptied events kept for reuse, and the largest buffer worth keeping (at most 8 MiB).
-const POOL_MAX: usize = 2048;
+/// Emptied events kept by the reader for reuse, and the largest buffer worth keeping (an
+/// event's buffer is reused as soon as it is copied into a batch: few are needed).
+const POOL_MAX: usize = 256;
 const POOLED_BYTES: usize = 16 << 10;
 
 /// Where bad lines go: stderr, with `file:line: why`, the first `max` of them.
@@ -83,12 +85,6 @@ impl Complaints<'_> {
     }
 }
 
-/// An event on its way to a worker: still raw (rendered there), or already built (LOST).
-enum Item {
-    Raw(RawEvent, u64),
-    Ready(Event),
-}
-
 /// Runs the whole parse, writing events in `format` to `dest`.
 ///
 /// Threads: this one reads, splits lines and coalesces; `workers` threads turn batches of
@@ -101,11 +97,11 @@ pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Repo
     let mut to_workers = Vec::new();
     let mut from_workers = Vec::new();
     let mut handles = Vec::new();
-    // Rendered events go back to the reader for reuse: allocation stays on one thread.
-    let (pool_tx, pool_rx) = sync_channel::<Vec<RawEvent>>(DEPTH * workers);
+    // Rendered batches go back to the reader for reuse: no allocation per batch.
+    let (pool_tx, pool_rx) = sync_channel::<Batch>(DEPTH * workers + 2);
     for i in 0..workers {
         let pool_tx = pool_tx.clone();
-        let (tx, rx) = sync_channel::<Vec<Item>>(DEPTH);
+        let (tx, rx) = sync_channel::<Batch>(DEPTH);
         let (btx, brx) = sync_channel::<Vec<u8>>(DEPTH);
         // Written buffers come back to their worker: no multi-megabyte allocation per batch.
         let (ftx, frx) = sync_channel::<Vec<u8>>(DEPTH);
@@ -126,8 +122,7 @@ pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Repo
     let mut report = Report::default();
     let mut state = State {
         co: Coalescer::new(cfg.coalesce),
-        batch: Vec::with_capacity(BATCH),
-        batch_bytes: 0,
+        batch: Batch::with_capacity(BATCH, BATCH_BYTES),
         to_workers,
         pool: pool_rx,
         next_worker: 0,
@@ -212,22 +207,27 @@ pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Repo
 
 struct State {
     co: Coalescer,
-    batch: Vec<Item>,
-    batch_bytes: usize,
-    to_workers: Vec<SyncSender<Vec<Item>>>,
-    pool: Receiver<Vec<RawEvent>>,
+    batch: Batch,
+    to_workers: Vec<SyncSender<Batch>>,
+    pool: Receiver<Batch>,
     next_worker: usize,
     seq: u64,
     closed: bool,
 }
 
 impl State {
-    fn line(&mut self, lineno: u64, line: Option<&[u8]>, c: &mut Complaints<'_>, rep: &mut Report) {
-        if lineno == 0 {
+    fn line(
+        &mut self,
+        lineno: u64,
+        line: Option<Line<'_>>,
+        c: &mut Complaints<'_>,
+        rep: &mut Report,
+    ) {
+        let Some(line) = line else {
             self.flush_batch();
             return;
-        }
-        feed_line(&mut self.co, lineno, line, &mut |n, why| c.bad(n, why), rep);
+        };
+        feed(&mut self.co, lineno, line, &mut |n, why| c.bad(n, why), rep);
         if !self.co.out.is_empty() {
             self.drain(rep);
         }
@@ -237,11 +237,14 @@ impl State {
         while let Some(o) = self.co.out.pop_front() {
             let seq = self.seq;
             self.seq += 1;
-            let item = match o {
-                CoOut::Event(raw) => {
+            match o {
+                CoOut::Event(mut raw) => {
                     rep.events += 1;
-                    self.batch_bytes += raw.buf.len();
-                    Item::Raw(raw, seq)
+                    self.batch.push_raw(&raw, seq);
+                    if self.co.pool.len() < POOL_MAX && raw.buf.capacity() <= POOLED_BYTES {
+                        raw.clear();
+                        self.co.pool.push(raw);
+                    }
                 }
                 CoOut::Lost {
                     node,
@@ -268,11 +271,10 @@ impl State {
                         ev.host = std::sync::Arc::from("");
                     }
                     ev.extra.insert("audit", a);
-                    Item::Ready(ev)
+                    self.batch.push_ready(ev);
                 }
-            };
-            self.batch.push(item);
-            if self.batch.len() >= BATCH || self.batch_bytes >= BATCH_BYTES {
+            }
+            if self.batch.len() >= BATCH || self.batch.bytes() >= BATCH_BYTES {
                 self.flush_batch();
             }
         }
@@ -280,17 +282,14 @@ impl State {
 
     fn flush_batch(&mut self) {
         if self.batch.is_empty() || self.closed {
-            self.batch.clear();
+            self.batch.recycle();
             return;
         }
-        while let Ok(v) = self.pool.try_recv() {
-            // Up to the cap (dropping a whole returned batch whenever the pool held more than
-            // the cap left it empty half the time: an allocation per event).
-            let room = POOL_MAX.saturating_sub(self.co.pool.len());
-            self.co.pool.extend(v.into_iter().take(room));
-        }
-        self.batch_bytes = 0;
-        let b = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let next = match self.pool.try_recv() {
+            Ok(b) => b,
+            Err(_) => Batch::with_capacity(BATCH, BATCH_BYTES),
+        };
+        let b = std::mem::replace(&mut self.batch, next);
         let w = self.next_worker;
         self.next_worker = (w + 1) % self.to_workers.len();
         if self.to_workers[w].send(b).is_err() {
@@ -300,40 +299,38 @@ impl State {
 }
 
 fn render_loop(
-    rx: Receiver<Vec<Item>>,
+    rx: Receiver<Batch>,
     tx: SyncSender<Vec<u8>>,
     free: Receiver<Vec<u8>>,
-    pool: SyncSender<Vec<RawEvent>>,
+    pool: SyncSender<Batch>,
     format: Format,
     color: bool,
 ) {
     let enc = format.encoder(color);
     let mut builder = Builder::default();
-    for batch in rx {
+    for mut batch in rx {
         let mut buf = free
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(4 << 20));
         buf.clear();
-        let mut spent = Vec::with_capacity(batch.len());
-        for item in batch {
+        for item in &batch.items {
             match item {
-                Item::Raw(mut raw, seq) => {
+                Item::Raw(m) => {
+                    let raw = batch.event(m);
                     if format == Format::Json {
-                        builder.render_json(&raw, seq, &mut buf);
+                        builder.render_json_ref(raw, m.seq, &mut buf);
                     } else {
-                        let mut ev = builder.build(&raw);
-                        ev.seq = seq;
+                        let mut ev = builder.build_ref(raw);
+                        ev.seq = m.seq;
                         enc.encode(&ev, &mut buf);
                     }
-                    if raw.buf.capacity() <= POOLED_BYTES {
-                        raw.clear();
-                        spent.push(raw);
-                    }
                 }
-                Item::Ready(ev) => enc.encode(&ev, &mut buf),
+                Item::Ready(ev) => enc.encode(ev, &mut buf),
             }
         }
-        let _ = pool.try_send(spent);
+        if batch.recycle() {
+            let _ = pool.try_send(batch);
+        }
         if tx.send(buf).is_err() {
             return;
         }
@@ -375,6 +372,23 @@ fn write_loop(
     Ok(())
 }
 
+/// One line as the reader hands it over.
+pub(super) struct Line<'a> {
+    /// Without its newline; `None`: longer than `MAX_LINE`, skipped.
+    bytes: Option<&'a [u8]>,
+    /// What the reader's scan of its whole buffer already found out about the line.
+    scan: Option<Scanned>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Scanned {
+    nul: bool,
+    /// An 0x1d (enrichment separator).
+    gs: bool,
+    /// More than one `msg=audit(`: maybe two records fused on one line.
+    fused: bool,
+}
+
 /// Feeds one line (without its newline; `None` = too long) to the coalescer; bad lines go to
 /// `bad(line number, why)`. Blank lines and `#` comments are skipped silently.
 pub fn feed_line(
@@ -384,35 +398,59 @@ pub fn feed_line(
     bad: &mut dyn FnMut(u64, &dyn std::fmt::Display),
     rep: &mut Report,
 ) {
+    let line = Line {
+        bytes: line,
+        scan: None,
+    };
+    feed(co, lineno, line, bad, rep);
+}
+
+fn feed(
+    co: &mut Coalescer,
+    lineno: u64,
+    line: Line<'_>,
+    bad: &mut dyn FnMut(u64, &dyn std::fmt::Display),
+    rep: &mut Report,
+) {
     rep.lines += 1;
-    let Some(line) = line else {
+    let Some(bytes) = line.bytes else {
         bad(
             lineno,
             &format_args!("line longer than {MAX_LINE} bytes: skipped"),
         );
         return;
     };
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let Some(first) = line.iter().position(|&b| b != b' ' && b != b'\t') else {
+    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+    let Some(first) = bytes.iter().position(|&b| b != b' ' && b != b'\t') else {
         return; // blank
     };
-    if line[first] == b'#' {
+    if bytes[first] == b'#' {
         return; // comment: auditd never writes them, hand-edited logs do
     }
     // One scan for both: a NUL rejects the line, no 0x1d spares the header parser its own
     // search for the enrichment.
-    let enriched = match memchr::memchr2(0, record::ENRICH_SEP, line) {
-        None => false,
-        Some(i) if line[i] != 0 && memchr::memchr(0, &line[i..]).is_none() => true,
-        Some(_) => {
-            bad(lineno, &LineError::Binary);
-            return;
-        }
-    };
-    let mut rest = line;
+    let scan = line
+        .scan
+        .unwrap_or_else(|| match memchr::memchr2(0, record::ENRICH_SEP, bytes) {
+            None => Scanned::default(),
+            Some(i) => Scanned {
+                nul: bytes[i] == 0 || memchr::memchr(0, &bytes[i..]).is_some(),
+                gs: true,
+                fused: false,
+            },
+        });
+    if scan.nul {
+        bad(lineno, &LineError::Binary);
+        return;
+    }
+    let mut rest = bytes;
     loop {
-        let (this, next) = split_fused(rest);
-        match record::parse_header_hint(this, enriched) {
+        let (this, next) = if line.scan.is_some() && !scan.fused {
+            (rest, None)
+        } else {
+            split_fused(rest)
+        };
+        match record::parse_header_hint(this, scan.gs) {
             Ok(h) => {
                 rep.records += 1;
                 co.push(&h, this);
@@ -463,9 +501,7 @@ pub fn parse_bytes(data: &[u8], cfg: coalesce::Config) -> (Vec<CoOut>, Vec<(u64,
 
 /// Splits `line` before a second `[node=..] type=.. msg=audit(` in it, if any.
 fn split_fused(line: &[u8]) -> (&[u8], Option<&[u8]>) {
-    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
-        std::sync::OnceLock::new();
-    let finder = FINDER.get_or_init(|| memchr::memmem::Finder::new(b"msg=audit("));
+    let finder = msg_finder();
     let Some(first) = finder.find(line) else {
         return (line, None);
     };
@@ -490,15 +526,18 @@ fn split_fused(line: &[u8]) -> (&[u8], Option<&[u8]>) {
     (first_part, Some(&line[start..]))
 }
 
-/// Calls `f(line_number, line)` for each line (without its newline); the last line may lack
-/// its newline. A line longer than `MAX_LINE` is passed as `None` and skipped. After each
-/// read, `f(0, None)` says "nothing more for now".
+/// Calls `f(line_number, Some(line))` for each line; the last line may lack its newline.
+/// After each read, `f(0, None)` says "nothing more for now".
+///
+/// The whole buffer is scanned once for newlines, NUL and 0x1d bytes, and once for
+/// `msg=audit(` (to spot two records fused on one line), instead of several searches per
+/// line: lines are short, and a search's setup costs as much as scanning a line.
 fn read_lines<R: Read>(
     mut r: R,
     size: Option<u64>,
     name: &str,
     progress: bool,
-    f: &mut dyn FnMut(u64, Option<&[u8]>),
+    f: &mut dyn FnMut(u64, Option<Line<'_>>),
 ) -> Result<(), Error> {
     let mut buf = vec![0u8; MAX_LINE];
     let mut filled = 0usize;
@@ -520,29 +559,28 @@ fn read_lines<R: Read>(
         if n == 0 {
             if filled > 0 && !skipping {
                 lineno += 1;
-                f(lineno, Some(&buf[..filled]));
+                let line = Line {
+                    bytes: Some(&buf[..filled]),
+                    scan: None,
+                };
+                f(lineno, Some(line));
             }
             break;
         }
         total += n as u64;
-        let mut start = 0;
         let end = filled + n;
-        while let Some(i) = memchr::memchr(b'\n', &buf[start..end]) {
-            lineno += 1;
-            if skipping {
-                skipping = false;
-            } else {
-                f(lineno, Some(&buf[start..start + i]));
-            }
-            start += i + 1;
-        }
+        let start = scan_lines(&buf[..end], &mut lineno, &mut skipping, f);
         buf.copy_within(start..end, 0);
         filled = end - start;
         if filled == buf.len() {
             if buf.len() >= MAX_LINE {
                 // Too long to be a record: report once, drop it up to its newline.
                 if !skipping {
-                    f(lineno + 1, None);
+                    let line = Line {
+                        bytes: None,
+                        scan: None,
+                    };
+                    f(lineno + 1, Some(line));
                 }
                 skipping = true;
                 filled = 0;
@@ -564,6 +602,64 @@ fn read_lines<R: Read>(
         let _ = e.flush();
     }
     Ok(())
+}
+
+/// Hands each complete line of `buf` to `f`, with what one scan of the buffer found out about
+/// it; returns where the incomplete last line starts.
+fn scan_lines(
+    buf: &[u8],
+    lineno: &mut u64,
+    skipping: &mut bool,
+    f: &mut dyn FnMut(u64, Option<Line<'_>>),
+) -> usize {
+    let finder = msg_finder();
+    // The first `msg=audit(` at or after `msg_from`, if any before the end of `buf`.
+    let mut msg_from = 0;
+    let mut msg_at = finder.find(buf);
+    let mut start = 0;
+    let mut scan = Scanned::default();
+    for i in memchr::memchr3_iter(b'\n', 0, record::ENRICH_SEP, buf) {
+        match buf[i] {
+            b'\n' => {}
+            0 => {
+                scan.nul = true;
+                continue;
+            }
+            _ => {
+                scan.gs = true;
+                continue;
+            }
+        }
+        *lineno += 1;
+        if *skipping {
+            *skipping = false;
+        } else {
+            if msg_at.is_some_and(|m| m < start) {
+                msg_from = start;
+                msg_at = finder.find(&buf[start..]).map(|m| m + start);
+            }
+            debug_assert!(msg_from <= start);
+            if let Some(m) = msg_at.filter(|&m| m < i) {
+                msg_from = m + 1;
+                msg_at = finder.find(&buf[msg_from..]).map(|x| x + msg_from);
+                scan.fused = msg_at.is_some_and(|x| x < i);
+            }
+            let line = Line {
+                bytes: Some(&buf[start..i]),
+                scan: Some(scan),
+            };
+            f(*lineno, Some(line));
+        }
+        scan = Scanned::default();
+        start = i + 1;
+    }
+    start
+}
+
+fn msg_finder() -> &'static memchr::memmem::Finder<'static> {
+    static FINDER: std::sync::OnceLock<memchr::memmem::Finder<'static>> =
+        std::sync::OnceLock::new();
+    FINDER.get_or_init(|| memchr::memmem::Finder::new(b"msg=audit("))
 }
 
 fn show_progress(name: &str, done: u64, size: Option<u64>, took: Duration) {
@@ -606,5 +702,112 @@ mod tests {
         assert_eq!(b, Some(&b"node=b type=EOE msg=audit(1.0:1): "[..]));
         let l = b"type=SYSCALL msg=audit(1.0:1): a=1";
         assert_eq!(split_fused(l), (&l[..], None));
+    }
+}
+
+#[cfg(test)]
+mod scan_tests {
+    use super::*;
+
+    /// `parse_bytes`, but with the lines found and flagged by the reader's buffer scan.
+    fn parse_scanned(data: &[u8]) -> (Vec<String>, Vec<(u64, String)>) {
+        let mut co = Coalescer::new(coalesce::Config::default());
+        let mut bad = Vec::new();
+        let mut rep = Report::default();
+        let mut out = Vec::new();
+        let (mut lineno, mut skipping) = (0, false);
+        let start = scan_lines(data, &mut lineno, &mut skipping, &mut |n, l| {
+            if let Some(l) = l {
+                feed(
+                    &mut co,
+                    n,
+                    l,
+                    &mut |n, why| bad.push((n, why.to_string())),
+                    &mut rep,
+                );
+                out.extend(co.out.drain(..));
+            }
+        });
+        if start < data.len() {
+            feed_line(
+                &mut co,
+                lineno + 1,
+                Some(&data[start..]),
+                &mut |n, why| bad.push((n, why.to_string())),
+                &mut rep,
+            );
+        }
+        co.finish();
+        out.extend(co.out.drain(..));
+        (out.iter().map(shape).collect(), bad)
+    }
+
+    fn shape(o: &CoOut) -> String {
+        match o {
+            CoOut::Event(e) => format!(
+                "{}:{:?}:{:?}",
+                e.serial,
+                e.records
+                    .iter()
+                    .map(|r| (r.start, r.end, r.body, r.enriched))
+                    .collect::<Vec<_>>(),
+                String::from_utf8_lossy(&e.buf)
+            ),
+            CoOut::Lost { first, last, .. } => format!("lost {first}-{last}"),
+        }
+    }
+
+    #[test]
+    fn buffer_scan_reads_lines_as_the_line_parser_does() {
+        let seeds: [&[u8]; 8] = [
+            b"type=SYSCALL msg=audit(1.000:1): arch=c000003e syscall=59 comm=\"x\"",
+            b"type=PROCTITLE msg=audit(1.000:1): proctitle=6C73",
+            b"type=PATH msg=audit(1.000:2): item=0 name=\"/x\"\x1dOUID=\"root\"",
+            b"node=n1 type=EOE msg=audit(1.000:2): ",
+            b"type=USER_AUTH msg=audit(1.001:3): pid=1 msg='op=x res=success'",
+            b"type=SYSCALL msg=audit(1.000:4): a=1 type=EOE msg=audit(1.000:4): ",
+            b"junk without a header",
+            b"type=X msg=audit(1.0:5): a=msg=audit( b=msg=audit(1.0:6)",
+        ];
+        let specials = [b'\n', b'\r', 0, 0x1d, b' ', b'#', b'(', b'm'];
+        // A small deterministic generator: seeds glued together, bytes replaced or inserted.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        };
+        for _ in 0..3000 {
+            let mut data = Vec::new();
+            for _ in 0..1 + next(6) {
+                data.extend_from_slice(seeds[next(seeds.len())]);
+                if next(4) > 0 {
+                    data.push(b'\n');
+                }
+            }
+            for _ in 0..next(4) {
+                let at = next(data.len() + 1);
+                let c = specials[next(specials.len())];
+                if next(2) == 0 && at < data.len() {
+                    data[at] = c;
+                } else {
+                    data.insert(at, c);
+                }
+            }
+            if next(3) == 0 {
+                let m = b"msg=audit(1.000:9): ";
+                let at = next(data.len() + 1);
+                data.splice(at..at, m.iter().copied());
+            }
+            let (out, bad) = parse_bytes(&data, coalesce::Config::default());
+            let want = (out.iter().map(shape).collect::<Vec<_>>(), bad);
+            assert_eq!(
+                parse_scanned(&data),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(&data)
+            );
+        }
     }
 }

@@ -112,8 +112,9 @@ fn strip_prefix<'a>(s: &'a [u8], p: &[u8]) -> Option<&'a [u8]> {
     s.strip_prefix(p)
 }
 
+/// Splits at the first space: header words are short, a byte loop finds it soonest.
 fn split_space(s: &[u8]) -> (&[u8], &[u8]) {
-    match memchr(b' ', s) {
+    match s.iter().position(|&c| c == b' ') {
         Some(i) => (&s[..i], &s[i + 1..]),
         None => (s, &[]),
     }
@@ -142,6 +143,22 @@ fn parse_u64(s: &[u8]) -> Option<u64> {
         n = n.checked_mul(10)?.checked_add((c - b'0') as u64)?;
     }
     Some(n)
+}
+
+/// The number written in decimal at `s[from..]`, up to the first non-digit: its value and
+/// where it ends. `None` without digits, with more than `max` of them, or on overflow.
+#[inline]
+fn digits(s: &[u8], from: usize, max: usize) -> Option<(u64, usize)> {
+    let mut n: u64 = 0;
+    let mut i = from;
+    while let Some(&c) = s.get(i).filter(|c| c.is_ascii_digit()) {
+        if i - from == max {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+        i += 1;
+    }
+    (i > from).then_some((n, i))
 }
 
 /// Resolves a type token to a number: a known name, `UNKNOWN[N]`, or a bare number.
@@ -200,22 +217,30 @@ pub fn parse_header_hint(line: &[u8], may_enrich: bool) -> Result<Header<'_>, Li
     let Some(r) = strip_prefix(r, b"msg=audit(") else {
         return Err(LineError::NoTimestamp);
     };
-    let close = memchr(b')', r).ok_or(LineError::BadTimestamp)?;
-    let stamp = &r[..close];
-    let colon = memchr(b':', stamp).ok_or(LineError::BadTimestamp)?;
-    let (time, serial) = (&stamp[..colon], &stamp[colon + 1..]);
-    let serial = parse_u64(serial).ok_or(LineError::BadTimestamp)?;
-    let (sec, frac) = match memchr(b'.', time) {
-        Some(d) => (&time[..d], &time[d + 1..]),
-        None => (time, &b""[..]),
-    };
-    let sec = parse_u64(sec).ok_or(LineError::BadTimestamp)?;
-    if frac.len() > 9 || (!frac.is_empty() && parse_u64(frac).is_none()) {
+    // `SEC[.FRAC]:SERIAL)`: digits only in each part, read in one pass.
+    let (sec, mut i) = digits(r, 0, 20).ok_or(LineError::BadTimestamp)?;
+    let mut nanos = 0u32;
+    if r.get(i) == Some(&b'.') {
+        let from = i + 1;
+        let mut j = from;
+        while let Some(&c) = r.get(j).filter(|c| c.is_ascii_digit()) {
+            if j - from == 9 {
+                return Err(LineError::BadTimestamp);
+            }
+            nanos = nanos * 10 + (c - b'0') as u32;
+            j += 1;
+        }
+        for _ in j - from..9 {
+            nanos *= 10;
+        }
+        i = j;
+    }
+    if r.get(i) != Some(&b':') {
         return Err(LineError::BadTimestamp);
     }
-    let mut nanos = 0u32;
-    for i in 0..9 {
-        nanos = nanos * 10 + frac.get(i).map_or(0, |c| (c - b'0') as u32);
+    let (serial, close) = digits(r, i + 1, 20).ok_or(LineError::BadTimestamp)?;
+    if r.get(close) != Some(&b')') {
+        return Err(LineError::BadTimestamp);
     }
     let mut body = &r[close + 1..];
     if let [b':', b @ ..] = body {
@@ -569,6 +594,94 @@ mod tests {
         assert_eq!((h.sec, h.nanos, h.serial), (1615113648, 978_000_000, 15219));
         assert_eq!(h.body, b" item=1 name=\"/x\"");
         assert_eq!(h.enriched, Some(&b"OUID=\"root\""[..]));
+    }
+
+    /// The stamp parser as it was (split at `)`, `:` and `.`, then parse each part): the
+    /// one-pass parser must accept and read exactly the same stamps.
+    fn reference_stamp(r: &[u8]) -> Option<(u64, u32, u64, &[u8])> {
+        let close = r.iter().position(|&c| c == b')')?;
+        let stamp = &r[..close];
+        let colon = stamp.iter().position(|&c| c == b':')?;
+        let (time, serial) = (&stamp[..colon], &stamp[colon + 1..]);
+        let serial = parse_u64(serial)?;
+        let (sec, frac) = match time.iter().position(|&c| c == b'.') {
+            Some(d) => (&time[..d], &time[d + 1..]),
+            None => (time, &b""[..]),
+        };
+        let sec = parse_u64(sec)?;
+        if frac.len() > 9 || (!frac.is_empty() && parse_u64(frac).is_none()) {
+            return None;
+        }
+        let mut nanos = 0u32;
+        for i in 0..9 {
+            nanos = nanos * 10 + frac.get(i).map_or(0, |c| (c - b'0') as u32);
+        }
+        Some((sec, nanos, serial, &r[close + 1..]))
+    }
+
+    #[test]
+    fn stamps_read_as_the_reference_parser_reads_them() {
+        let mut stamps: Vec<Vec<u8>> = [
+            "1.2:3)",
+            "1615150974.493:21028): a=1",
+            "1:2)",
+            "1.:2)",
+            ".5:2)",
+            "1.5:)",
+            "1.5:2",
+            "1.5.6:2)",
+            "1:2:3)",
+            "1)2:3)",
+            "1.1234567890:2)",
+            "1.123456789:2)",
+            "1.12:2) x",
+            "18446744073709551615.1:18446744073709551615)",
+            "18446744073709551616.1:2)",
+            "1.1:18446744073709551616)",
+            "000000000000000000001.1:2)",
+            "1.1:000000000000000000002)",
+            "00000000000000000001.1:00000000000000000002)",
+            "",
+            ")",
+            ":",
+            "1",
+            "1.",
+            "1.2",
+            "1.2:",
+            "a.2:3)",
+            "1.a:3)",
+            "1.2:a)",
+            "1.2:3a)",
+            "+1.2:3)",
+            "1.-2:3)",
+            " 1.2:3)",
+            "1.2:3 )",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        // Every byte at every place of a typical stamp.
+        let base = b"1700000000.123:456): x".to_vec();
+        for at in 0..base.len() {
+            for c in [b'0', b'9', b'.', b':', b')', b' ', b'x', 0, 0xff] {
+                let mut v = base.clone();
+                v[at] = c;
+                stamps.push(v.clone());
+                v.truncate(at);
+                stamps.push(v);
+            }
+        }
+        for st in stamps {
+            let line = [&b"type=SYSCALL msg=audit("[..], &st].concat();
+            let got = parse_header_hint(&line, false)
+                .ok()
+                .map(|h| (h.sec, h.nanos, h.serial, h.body));
+            let want = reference_stamp(&st).map(|(a, b, c, body)| {
+                let body = body.strip_prefix(b":").unwrap_or(body);
+                (a, b, c, body)
+            });
+            assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&st));
+        }
     }
 
     #[test]
