@@ -60,30 +60,31 @@ enum K {
 }
 
 impl K {
-    fn as_str(self) -> &'static str {
+    /// `"name":`, as written before the value.
+    fn lit(self) -> &'static [u8] {
         match self {
-            K::Auid => "auid",
-            K::Euid => "euid",
-            K::Suid => "suid",
-            K::Fsuid => "fsuid",
-            K::Egid => "egid",
-            K::Sgid => "sgid",
-            K::Fsgid => "fsgid",
-            K::Ses => "ses",
-            K::Tty => "tty",
-            K::Proctitle => "proctitle",
-            K::ArgsMissing => "args_missing",
-            K::Cwd => "cwd",
-            K::Success => "success",
-            K::Exit => "exit",
-            K::Item => "item",
-            K::Name => "name",
-            K::Inode => "inode",
-            K::Dev => "dev",
-            K::Mode => "mode",
-            K::Uid => "uid",
-            K::Gid => "gid",
-            K::Nametype => "nametype",
+            K::Auid => b"\"auid\":",
+            K::Euid => b"\"euid\":",
+            K::Suid => b"\"suid\":",
+            K::Fsuid => b"\"fsuid\":",
+            K::Egid => b"\"egid\":",
+            K::Sgid => b"\"sgid\":",
+            K::Fsgid => b"\"fsgid\":",
+            K::Ses => b"\"ses\":",
+            K::Tty => b"\"tty\":",
+            K::Proctitle => b"\"proctitle\":",
+            K::ArgsMissing => b"\"args_missing\":",
+            K::Cwd => b"\"cwd\":",
+            K::Success => b"\"success\":",
+            K::Exit => b"\"exit\":",
+            K::Item => b"\"item\":",
+            K::Name => b"\"name\":",
+            K::Inode => b"\"inode\":",
+            K::Dev => b"\"dev\":",
+            K::Mode => b"\"mode\":",
+            K::Uid => b"\"uid\":",
+            K::Gid => b"\"gid\":",
+            K::Nametype => b"\"nametype\":",
         }
     }
 }
@@ -142,21 +143,20 @@ fn write_v(v: &V<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// Writes `"k":` with a separating comma after the first member.
-fn key(first: &mut bool, k: &str, out: &mut Vec<u8>) {
+/// Writes `"k":` (`lit`, quotes and colon included) with a separating comma after the first
+/// member.
+#[inline]
+fn key(first: &mut bool, lit: &[u8], out: &mut Vec<u8>) {
     if !*first {
         out.push(b',');
     }
     *first = false;
-    // Keys are letrace's own plain literals.
-    debug_assert!(super::json::plain(k.as_bytes()));
-    super::json::quoted_plain(k.as_bytes(), out);
-    out.push(b':');
+    super::json::put(out, lit);
 }
 
 fn write_members(m: &Members<'_>, first: &mut bool, out: &mut Vec<u8>) {
     for (k, v) in &m.0 {
-        key(first, k.as_str(), out);
+        key(first, k.lit(), out);
         write_v(v, out);
     }
 }
@@ -463,26 +463,26 @@ impl Builder {
         if has_process || !pextra.0.is_empty() {
             out.extend_from_slice(b",\"process\":{");
             let mut first = true;
-            for (k, v) in [("pid", pid), ("ppid", ppid)] {
+            for (k, v) in [(&b"\"pid\":"[..], pid), (b"\"ppid\":", ppid)] {
                 if let Some(v) = v {
                     key(&mut first, k, out);
                     uint(v as u64, out);
                 }
             }
-            for (k, v) in [("comm", &comm), ("exe", &exe)] {
+            for (k, v) in [(&b"\"comm\":"[..], &comm), (b"\"exe\":", &exe)] {
                 if let Some(v) = v {
                     key(&mut first, k, out);
                     string(v, out);
                 }
             }
-            for (k, v) in [("uid", uid), ("gid", gid)] {
+            for (k, v) in [(&b"\"uid\":"[..], uid), (b"\"gid\":", gid)] {
                 if let Some(v) = v {
                     key(&mut first, k, out);
                     uint(v as u64, out);
                 }
             }
             if let Some((a, _)) = &args {
-                key(&mut first, "args", out);
+                key(&mut first, b"\"args\":", out);
                 out.push(b'[');
                 for (i, x) in a.iter().enumerate() {
                     if i > 0 {
@@ -517,8 +517,7 @@ impl Builder {
             for k in [K::Inode, K::Dev, K::Mode, K::Uid, K::Gid] {
                 if let Some(v) = p.rec.get(k) {
                     out.push(b',');
-                    super::json::quoted_plain(k.as_str().as_bytes(), out);
-                    out.push(b':');
+                    super::json::put(out, k.lit());
                     write_v(v, out);
                 }
             }

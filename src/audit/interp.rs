@@ -102,7 +102,7 @@ pub fn kind(rtype: u32, name: &[u8], raw: &[u8]) -> Kind {
 }
 
 /// `kind` for a name already classified (`id == names::classify(name)`).
-#[inline]
+#[inline(always)]
 pub(super) fn kind_of(rtype: u32, id: Name, name: &[u8], raw: &[u8]) -> Kind {
     if rtype == EXECVE && name.first() == Some(&b'a') && id != Name::Argc {
         return if contains(name, b"_len") {
@@ -200,8 +200,44 @@ pub enum Interp<'a> {
 }
 
 /// `interpret` for a classified name (`id == names::classify(name)`), writing values it has
-/// to build into `buf` (emptied first) instead of allocating: the renderer's per-field call.
+/// to build into `buf` instead of allocating: the renderer's per-field call. `buf` holds the
+/// value only when `Interp::Buf` is returned.
+///
+/// Most fields are plain, ids or quoted strings: those are answered here, inlined into the
+/// renderer's loop, without the full interpreter's call.
+#[inline(always)]
 pub(super) fn interpret_in<'a>(
+    ctx: &Ctx,
+    id: Name,
+    name: &[u8],
+    raw: &'a [u8],
+    enriched: &[(Vec<u8>, &'a [u8])],
+    buf: &mut Vec<u8>,
+) -> Interp<'a> {
+    if enriched.is_empty() {
+        match kind_of(ctx.rtype, id, name, raw) {
+            Kind::Plain => return Interp::Same,
+            Kind::Uid | Kind::Gid | Kind::Session => {
+                return match id_unset(raw) {
+                    Some(v) => Interp::At(v),
+                    None => Interp::Same,
+                }
+            }
+            Kind::Escaped => {
+                if let [b'"', rest @ ..] = raw {
+                    // Shorter than `raw`: never the same.
+                    let end = record::memchr(b'"', rest).unwrap_or(rest.len());
+                    return Interp::At(&rest[..end]);
+                }
+            }
+            _ => {}
+        }
+    }
+    interpret_full(ctx, id, name, raw, enriched, buf)
+}
+
+#[inline(never)]
+fn interpret_full<'a>(
     ctx: &Ctx,
     id: Name,
     name: &[u8],
@@ -526,15 +562,16 @@ fn exit_text(raw: &[u8]) -> Result<Option<&'static str>, ()> {
     }
 }
 
-/// `EACCES(Permission denied)` for 13, built once per errno libaudit knows.
+/// `EACCES(Permission denied)` for 13, built once per errno libaudit knows, at its first use
+/// (formatting all of them up front cost more than a small log's whole interpretation).
 fn errno_text(e: u32) -> Option<&'static str> {
-    static T: std::sync::OnceLock<Vec<Option<String>>> = std::sync::OnceLock::new();
-    let t = T.get_or_init(|| {
-        (0..4096u32)
-            .map(|e| tables::errno_name(e).map(|n| format!("{n}({})", strerror(e as u64))))
-            .collect()
-    });
-    t.get(e as usize)?.as_deref()
+    use std::sync::OnceLock;
+    static T: [OnceLock<Option<Box<str>>>; 4096] = [const { OnceLock::new() }; 4096];
+    T.get(e as usize)?
+        .get_or_init(|| {
+            tables::errno_name(e).map(|n| format!("{n}({})", strerror(e as u64)).into_boxed_str())
+        })
+        .as_deref()
 }
 
 /// glibc's message for errno `e`.
@@ -664,6 +701,95 @@ mod tests {
         match interpret(&ctx, name.as_bytes(), raw.as_bytes(), &[]) {
             Some(v) => String::from_utf8_lossy(&v).into_owned(),
             None => raw.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_inlined_cases_agree_with_the_full_interpreter() {
+        let names = [
+            "auid",
+            "uid",
+            "ses",
+            "gid",
+            "id",
+            "comm",
+            "exe",
+            "name",
+            "key",
+            "cwd",
+            "acct",
+            "a0",
+            "a1",
+            "a2",
+            "a3",
+            "a1_len",
+            "a2[0]",
+            "argc",
+            "arch",
+            "syscall",
+            "exit",
+            "mode",
+            "saddr",
+            "proctitle",
+            "res",
+            "subj",
+            "items",
+            "tty",
+            "pid",
+            "fp",
+            "flags",
+            "data",
+            "x",
+        ];
+        let raws = [
+            "",
+            "\"",
+            "\"\"",
+            "\"a\"",
+            "\"a\" b",
+            "\"a",
+            "a\"",
+            "4294967295",
+            "-1",
+            "0",
+            "1000",
+            "(null)",
+            "(none)",
+            "(x)y",
+            "6C73",
+            "006C73",
+            "0x10",
+            "c000003e",
+            "59",
+            "-13",
+            "0100755",
+            "yes",
+            "\u{e9}",
+            "a b",
+        ];
+        for rtype in [
+            1300, 1309, 1302, 1307, 1327, 1112, 1116, 1330, 1312, 2404, 1400,
+        ] {
+            let ctx = Ctx {
+                rtype,
+                syscall: Some(59),
+                ..Ctx::default()
+            };
+            for n in names {
+                for r in raws {
+                    let (n, r) = (n.as_bytes(), r.as_bytes());
+                    let id = names::classify(n);
+                    let (mut b1, mut b2) = (Vec::new(), Vec::new());
+                    let fast = interpret_in(&ctx, id, n, r, &[], &mut b1);
+                    let full = interpret_full(&ctx, id, n, r, &[], &mut b2);
+                    let get = |i: Interp<'_>, b: &[u8]| match i {
+                        Interp::Same => None,
+                        Interp::At(v) => Some(v.to_vec()),
+                        Interp::Buf => Some(b.to_vec()),
+                    };
+                    assert_eq!(get(fast, &b1), get(full, &b2), "{rtype} {n:?} {r:?}");
+                }
+            }
         }
     }
 

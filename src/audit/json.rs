@@ -47,7 +47,19 @@ pub fn field(
 ) {
     let ns = if known { Shape::Plain } else { shape(name) };
     let rs = shape(raw);
-    let is = interp.map_or(Shape::Plain, shape);
+    let is = match interp {
+        None => Shape::Plain,
+        // A quoted value's interpretation is usually the text between its quotes, just
+        // checked as part of `raw`.
+        Some(v)
+            if rs == Shape::Quoted
+                && v.len() + 2 == raw.len()
+                && std::ptr::eq(v.as_ptr(), raw[1..].as_ptr()) =>
+        {
+            Shape::Plain
+        }
+        Some(v) => shape(v),
+    };
     if ns != Shape::Plain || rs == Shape::Other || is != Shape::Plain {
         out.reserve(name.len() + raw.len() + interp.map_or(0, <[u8]>::len) + 16);
         if !first {
@@ -409,6 +421,24 @@ mod tests {
                         assert_eq!(mine, want);
                     }
                 }
+            }
+        }
+        // The interpretation as the inside of the raw value itself (the shortcut's case).
+        for &raw in &vals {
+            for cut in 0..=2usize {
+                if raw.len() < 2 || raw.len() < cut * 2 {
+                    continue;
+                }
+                let inner = &raw[cut..raw.len() - cut];
+                let mut want = Vec::new();
+                want.extend_from_slice(b"[\"n\",");
+                string(raw, &mut want);
+                want.push(b',');
+                string(inner, &mut want);
+                want.push(b']');
+                let mut mine = Vec::new();
+                field(&mut mine, true, true, b"n", raw, Some(inner));
+                assert_eq!(mine, want, "{raw:?}");
             }
         }
     }
