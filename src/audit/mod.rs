@@ -13,6 +13,7 @@ pub mod event;
 mod fast;
 pub mod interp;
 pub mod json;
+mod lines;
 mod names;
 pub mod parse;
 pub mod record;
