@@ -8,6 +8,9 @@ use super::parse::MAX_LINE;
 use super::record;
 use super::Error;
 
+/// Bytes asked for per read.
+const READ_BLOCK: usize = 256 << 10;
+
 /// One line as the reader hands it over.
 pub(super) struct Line<'a> {
     /// Without its newline; `None`: longer than `MAX_LINE`, skipped.
@@ -50,7 +53,11 @@ pub(super) fn read_lines<R: Read>(
         source,
     };
     loop {
-        let n = match r.read(&mut buf[filled..]) {
+        // A block at a time: it stays in the CPU's cache between the kernel's copy, the scan
+        // and the copy into events, and only what long lines need of the 4 MiB buffer is
+        // ever touched (measured: 4 MB less peak memory, CPU the same within noise).
+        let want = (filled + READ_BLOCK).min(buf.len());
+        let n = match r.read(&mut buf[filled..want]) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(read_err(e)),
