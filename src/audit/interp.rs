@@ -230,6 +230,21 @@ pub(super) fn interpret_in<'a>(
                     return Interp::At(&rest[..end]);
                 }
             }
+            // Every syscall record has these three; the common values need no formatting.
+            Kind::Arch if raw == b"c000003e" => return Interp::At(b"x86_64"),
+            Kind::Syscall if ctx.syscall.is_some() && !ctx.arch_unknown => {
+                if let Some(n) = ctx.syscall_name() {
+                    // Letters, never the same as the number in `raw`.
+                    if n != "socketcall" && n != "ipc" {
+                        return Interp::At(n.as_bytes());
+                    }
+                }
+            }
+            Kind::Exit => match exit_text(raw) {
+                Ok(Some(t)) => return Interp::At(t.as_bytes()),
+                Ok(None) => return Interp::Same,
+                Err(()) => {}
+            },
             _ => {}
         }
     }
@@ -763,16 +778,40 @@ mod tests {
             "59",
             "-13",
             "0100755",
+            "40000003",
+            "c000003E",
+            "-2",
+            "+3",
+            "-0",
+            "-99999",
+            "-4095",
+            "x",
             "yes",
             "\u{e9}",
             "a b",
         ];
-        for rtype in [
+        let ctxs = [
+            (Some(59), None, false, None),
+            (Some(102), Some(Machine::I386), false, Some(1)),
+            (Some(117), Some(Machine::I386), false, Some(1)),
+            (Some(102), None, false, None),
+            (Some(59), None, true, None),
+            (None, None, false, None),
+            (Some(99999), Some(Machine::Aarch64), false, None),
+        ];
+        let rtypes = [
             1300, 1309, 1302, 1307, 1327, 1112, 1116, 1330, 1312, 2404, 1400,
-        ] {
+        ];
+        for (rtype, (syscall, machine, arch_unknown, a0)) in rtypes
+            .iter()
+            .flat_map(|&r| ctxs.iter().map(move |&c| (r, c)))
+        {
             let ctx = Ctx {
                 rtype,
-                syscall: Some(59),
+                syscall,
+                machine,
+                arch_unknown,
+                a0,
                 ..Ctx::default()
             };
             for n in names {
