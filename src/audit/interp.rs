@@ -173,12 +173,12 @@ pub(super) fn conversion_error(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
 }
 
 /// The interpreted value of one field, or `None` when it is the raw value unchanged.
-/// `enriched` holds the record's upper-case translations (names lower-cased).
+/// `enriched` holds the record's upper-case translations.
 pub fn interpret<'a>(
     ctx: &Ctx,
     name: &[u8],
     raw: &'a [u8],
-    enriched: &[(Vec<u8>, &'a [u8])],
+    enriched: &[record::Enriched<'a>],
 ) -> Option<Cow<'a, [u8]>> {
     let mut buf = Vec::new();
     match interpret_in(ctx, names::classify(name), name, raw, enriched, &mut buf) {
@@ -211,7 +211,7 @@ pub(super) fn interpret_in<'a>(
     id: Name,
     name: &[u8],
     raw: &'a [u8],
-    enriched: &[(Vec<u8>, &'a [u8])],
+    enriched: &[record::Enriched<'a>],
     buf: &mut Vec<u8>,
 ) -> Interp<'a> {
     if enriched.is_empty() {
@@ -257,12 +257,12 @@ fn interpret_full<'a>(
     id: Name,
     name: &[u8],
     raw: &'a [u8],
-    enriched: &[(Vec<u8>, &'a [u8])],
+    enriched: &[record::Enriched<'a>],
     buf: &mut Vec<u8>,
 ) -> Interp<'a> {
     buf.clear();
     let kind = kind_of(ctx.rtype, id, name, raw);
-    if let Some((_, v)) = enriched.iter().find(|(n, _)| n == name) {
+    if let Some(record::Enriched(_, v)) = enriched.iter().find(|e| e.is(name)) {
         if !v.starts_with(b"unknown-") {
             let v: &'a [u8] = v;
             let v = match kind {

@@ -574,25 +574,44 @@ pub fn unhex_into(s: &[u8], out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// The enriched translations after 0x1d: `NAME=value` pairs, names lower-cased as auparse
-/// does, values with their quotes. `SADDR={ ... }` is one value with spaces.
-pub fn enrichment(e: &[u8]) -> Vec<(Vec<u8>, &[u8])> {
+/// The enriched translations after 0x1d: `NAME=value` pairs, names as written (auparse
+/// lower-cases them: compare with `Enriched::is`), values with their quotes.
+/// `SADDR={ ... }` is one value with spaces.
+pub fn enrichment(e: &[u8]) -> Vec<Enriched<'_>> {
     let mut out = Vec::new();
     if let Some(r) = e.strip_prefix(b"SADDR=") {
         // auparse keeps everything from `{` on (a `}` may be part of a socket path).
         if let (Some(o), Some(c)) = (memchr(b'{', r), memchr(b'}', r)) {
             if o < c {
-                out.push((b"saddr".to_vec(), &r[o..]));
+                out.push(Enriched(b"saddr", &r[o..]));
             }
         }
         return out;
     }
     for tok in e.split(|&c| c == b' ').filter(|t| !t.is_empty()) {
         if let Some(eq) = memchr(b'=', tok) {
-            out.push((tok[..eq].to_ascii_lowercase(), &tok[eq + 1..]));
+            out.push(Enriched(&tok[..eq], &tok[eq + 1..]));
         }
     }
     out
+}
+
+/// One enriched translation: the name as written (upper case) and the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Enriched<'a>(pub &'a [u8], pub &'a [u8]);
+
+impl Enriched<'_> {
+    /// Whether the name, lower-cased as auparse does, is `field` (without allocating the
+    /// lower-case copy: most enriched records have several of them).
+    #[inline]
+    pub fn is(&self, field: &[u8]) -> bool {
+        self.0.len() == field.len()
+            && self
+                .0
+                .iter()
+                .zip(field)
+                .all(|(a, b)| a.to_ascii_lowercase() == *b)
+    }
 }
 
 #[cfg(test)]
@@ -774,6 +793,31 @@ mod tests {
             });
             assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&st));
         }
+    }
+
+    #[test]
+    fn enriched_names_compare_as_their_lower_case_copy() {
+        let names: [&[u8]; 9] = [
+            b"UID", b"uid", b"Uid", b"AUID", b"UI", b"UIDX", b"", b"\xc9X", b"SADDR",
+        ];
+        let fields: [&[u8]; 7] = [b"uid", b"UID", b"Uid", b"auid", b"", b"\xc9x", b"saddr"];
+        for n in names {
+            for f in fields {
+                assert_eq!(
+                    Enriched(n, b"").is(f),
+                    n.to_ascii_lowercase() == f,
+                    "{n:?} {f:?}"
+                );
+            }
+        }
+        let e = enrichment(b"UID=\"root\" AUID=\"unset\"");
+        assert_eq!(
+            e,
+            [
+                Enriched(b"UID", b"\"root\""),
+                Enriched(b"AUID", b"\"unset\"")
+            ]
+        );
     }
 
     #[test]
