@@ -180,7 +180,7 @@ struct Sum<'a> {
     pextra: Members<'a>,
     has_process: bool,
     args: Args,
-    cwd: Option<Vec<u8>>,
+    cwd: Option<Cow<'a, [u8]>>,
     network: Option<Network>,
     keys: Vec<Cow<'a, [u8]>>,
     summary: Members<'a>,
@@ -230,7 +230,14 @@ impl<'a> Sum<'a> {
                     }
                 }
             }
-            (CWD, Name::Cwd) => self.cwd = Some(decoded(f.raw)),
+            // `decoded`, borrowed when the path is quoted (nearly always).
+            (CWD, Name::Cwd) => {
+                self.cwd = Some(match interp::escaped(f.raw) {
+                    Some(Cow::Borrowed(b)) => keep(b),
+                    Some(Cow::Owned(o)) => Cow::Owned(o),
+                    None => keep(f.raw),
+                })
+            }
             (PROCTITLE, Name::Proctitle) => {
                 self.pextra.insert(K::Proctitle, V::Split(decoded(f.raw)));
             }
@@ -330,6 +337,7 @@ impl Builder {
             ..Sum::default()
         };
         let mut paths: Vec<PathSum> = reuse(std::mem::take(&mut bufs.paths));
+        let mut enriched: Vec<record::Enriched> = reuse(std::mem::take(&mut bufs.enriched));
         let mut primary: Option<(usize, bool)> = None;
 
         for h in raw.views() {
@@ -339,7 +347,10 @@ impl Builder {
             }
             let mut fields: Vec<Field<'_>> = recycle(std::mem::take(&mut self.fields));
             record::split_fields(h.rtype, h.body, &mut fields);
-            let enriched = h.enriched.map(record::enrichment).unwrap_or_default();
+            enriched.clear();
+            if let Some(e) = h.enriched {
+                record::enrichment_into(e, &mut enriched);
+            }
             let ctx = Ctx::new(h.rtype, &fields);
             sink.record(tname, fields.len());
             let mut path: Option<PathSum> = (h.rtype == PATH).then(|| PathSum {
@@ -458,7 +469,7 @@ impl Builder {
             has_process = true;
         }
         if let Some(c) = &cwd {
-            pextra.insert(K::Cwd, V::Text(Cow::Borrowed(c)));
+            pextra.insert(K::Cwd, V::Text(Cow::Borrowed(&**c)));
         }
         if has_process || !pextra.0.is_empty() {
             out.extend_from_slice(b",\"process\":{");
@@ -501,7 +512,7 @@ impl Builder {
             out.extend_from_slice(b",\"file\":{\"path\":");
             match (&cwd, name.first()) {
                 (Some(c), Some(&f)) if f != b'/' => {
-                    let mut full = c.clone();
+                    let mut full = c.to_vec();
                     if !full.ends_with(b"/") {
                         full.push(b'/');
                     }
@@ -577,6 +588,7 @@ impl Builder {
         bufs.pextra = reuse(pextra.0);
         bufs.summary = reuse(summary.0);
         bufs.keys = reuse(keys);
+        bufs.enriched = reuse(enriched);
         self.bufs = bufs;
     }
 }
@@ -589,6 +601,7 @@ pub(super) struct Bufs {
     keys: Vec<Cow<'static, [u8]>>,
     paths: Vec<PathSum<'static>>,
     members: Vec<Vec<(K, V<'static>)>>,
+    enriched: Vec<record::Enriched<'static>>,
 }
 
 /// Empties `v` and returns its allocation as a vector of another element type of the same

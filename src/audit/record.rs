@@ -579,6 +579,12 @@ pub fn unhex_into(s: &[u8], out: &mut Vec<u8>) -> bool {
 /// `SADDR={ ... }` is one value with spaces.
 pub fn enrichment(e: &[u8]) -> Vec<Enriched<'_>> {
     let mut out = Vec::new();
+    enrichment_into(e, &mut out);
+    out
+}
+
+/// `enrichment`, appended to `out`.
+pub fn enrichment_into<'a>(e: &'a [u8], out: &mut Vec<Enriched<'a>>) {
     if let Some(r) = e.strip_prefix(b"SADDR=") {
         // auparse keeps everything from `{` on (a `}` may be part of a socket path).
         if let (Some(o), Some(c)) = (memchr(b'{', r), memchr(b'}', r)) {
@@ -586,14 +592,13 @@ pub fn enrichment(e: &[u8]) -> Vec<Enriched<'_>> {
                 out.push(Enriched(b"saddr", &r[o..]));
             }
         }
-        return out;
+        return;
     }
     for tok in e.split(|&c| c == b' ').filter(|t| !t.is_empty()) {
         if let Some(eq) = memchr(b'=', tok) {
             out.push(Enriched(&tok[..eq], &tok[eq + 1..]));
         }
     }
-    out
 }
 
 /// One enriched translation: the name as written (upper case) and the value.
