@@ -100,6 +100,33 @@ impl RecView<'_> {
     }
 }
 
+/// A coalesced event, borrowed: from a `RawEvent` or from a batch of events copied back to
+/// back (the renderers' input).
+#[derive(Clone, Copy, Debug)]
+pub struct EventRef<'a> {
+    pub node: Option<&'a [u8]>,
+    pub serial: u64,
+    pub sec: u64,
+    pub nanos: u32,
+    /// The event's lines, back to back; `records` index into it.
+    pub buf: &'a [u8],
+    pub records: &'a [Rec],
+    pub timed_out: bool,
+}
+
+impl<'a> EventRef<'a> {
+    pub fn views(&self) -> impl Iterator<Item = RecView<'a>> {
+        let b = self.buf;
+        let sl = move |(s, e): (u32, u32)| &b[s as usize..e as usize];
+        self.records.iter().map(move |r| RecView {
+            rtype: r.rtype,
+            type_token: sl(r.type_tok),
+            body: sl(r.body),
+            enriched: r.enriched.map(sl),
+        })
+    }
+}
+
 impl RawEvent {
     pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
         self.records
@@ -108,14 +135,20 @@ impl RawEvent {
     }
 
     pub fn views(&self) -> impl Iterator<Item = RecView<'_>> {
-        let b = &self.buf;
-        let sl = |(s, e): (u32, u32)| &b[s as usize..e as usize];
-        self.records.iter().map(move |r| RecView {
-            rtype: r.rtype,
-            type_token: sl(r.type_tok),
-            body: sl(r.body),
-            enriched: r.enriched.map(sl),
-        })
+        self.view().views()
+    }
+
+    /// The event, borrowed.
+    pub fn view(&self) -> EventRef<'_> {
+        EventRef {
+            node: self.node.as_deref(),
+            serial: self.serial,
+            sec: self.sec,
+            nanos: self.nanos,
+            buf: &self.buf,
+            records: &self.records,
+            timed_out: self.timed_out,
+        }
     }
 
     /// Empties it for reuse, keeping the allocations.
@@ -261,15 +294,20 @@ impl Coalescer {
             self.track_serial(node, h.serial, h.sec, h.nanos);
         }
         // Same serial, other time: a new event (serial reuse after reboot or wrap).
-        if let Some(p) = self.pending.get(&key) {
-            if (p.sec, p.nanos) != (h.sec, h.nanos) {
+        let found = match self.pending.get_mut(&key) {
+            Some(p) if (p.sec, p.nanos) == (h.sec, h.nanos) => Some(p),
+            Some(_) => {
                 self.complete(key, true);
+                None
             }
-        }
+            None => None,
+        };
         if h.rtype == EOE {
-            self.complete(key, false);
+            if found.is_some() {
+                self.complete(key, false);
+            }
         } else {
-            let ev = match self.pending.get_mut(&key) {
+            let ev = match found {
                 Some(ev) => ev,
                 None => {
                     self.order.push_back((key, now_ms));
@@ -319,20 +357,29 @@ impl Coalescer {
             self.bytes -= ev.buf.len();
             ev.timed_out = timed_out;
             self.out.push_back(Output::Event(ev));
+            self.pop_stale();
         }
     }
 
-    /// Emits events that are too old in audit time, and the oldest ones beyond the limits.
-    fn expire(&mut self, now_ms: u64) {
+    /// Drops entries of `order` whose events are complete from its front, so that its front
+    /// is always a pending event (`expire` then needs no lookup per record).
+    fn pop_stale(&mut self) {
         while let Some(&(key, t)) = self.order.front() {
             let live = self
                 .pending
                 .get(&key)
                 .is_some_and(|p| ms(p.sec, p.nanos) == t);
-            if !live {
-                self.order.pop_front();
-                continue;
+            if live {
+                break;
             }
+            self.order.pop_front();
+        }
+    }
+
+    /// Emits events that are too old in audit time, and the oldest ones beyond the limits.
+    fn expire(&mut self, now_ms: u64) {
+        // The front of `order` is pending (see `pop_stale`).
+        while let Some(&(key, t)) = self.order.front() {
             let over = self.pending.len() > self.cfg.max_pending || self.bytes > self.cfg.max_bytes;
             if t.saturating_add(self.cfg.timeout_ms) < now_ms || over {
                 self.order.pop_front();

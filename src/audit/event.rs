@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::coalesce::RawEvent;
+use super::coalesce::{EventRef, RawEvent};
 use super::interp::{self, Ctx};
 use super::record::{self, Field, CWD, EXECVE, PATH, PROCTITLE, SOCKADDR, SYSCALL};
 use crate::event::{Bytes, Event, FileInfo, Map, Network, Process, SourceKind, Timestamp, Value};
@@ -329,6 +329,11 @@ pub(super) fn file_type(mode: u64) -> Option<&'static str> {
 impl Builder {
     /// The event, with `audit.records` as values (for every encoder).
     pub fn build(&mut self, raw: &RawEvent) -> Event {
+        self.build_ref(raw.view())
+    }
+
+    /// `build` for a borrowed event.
+    pub fn build_ref(&mut self, raw: EventRef<'_>) -> Event {
         let mut sink = ValueSink::default();
         let mut ev = self.summarize(raw, &mut sink);
         sink.close();
@@ -347,18 +352,23 @@ impl Builder {
     /// Appends the event as one JSON line to `out`: the same bytes as the JSON encoder writes
     /// for `build()`'s event (tested on the corpus), without building the records as values.
     pub fn render_json(&mut self, raw: &RawEvent, seq: u64, out: &mut Vec<u8>) {
+        self.render_fast(raw.view(), seq, out);
+    }
+
+    /// `render_json` for a borrowed event.
+    pub fn render_json_ref(&mut self, raw: EventRef<'_>, seq: u64, out: &mut Vec<u8>) {
         self.render_fast(raw, seq, out);
     }
 
     /// Everything but `audit.records`, which go to `sink` as they are parsed.
-    fn summarize(&mut self, raw: &RawEvent, sink: &mut dyn RecordSink) -> Event {
+    fn summarize(&mut self, raw: EventRef<'_>, sink: &mut dyn RecordSink) -> Event {
         let mut ev = Event::new(SourceKind::Audit, "");
         ev.time = Timestamp {
             secs: raw.sec as i64,
             nanos: raw.nanos,
         };
         // `host` is text (escaped again on output): a lossy copy; audit.node keeps the bytes.
-        ev.host = match &raw.node {
+        ev.host = match raw.node {
             Some(n) => Arc::from(String::from_utf8_lossy(n).as_ref()),
             None => Arc::from(""),
         };
@@ -485,7 +495,7 @@ impl Builder {
             ev.network = Some(Box::new(n));
         }
         let mut audit = Map::new().with("serial", raw.serial);
-        if let Some(n) = &raw.node {
+        if let Some(n) = raw.node {
             audit.insert("node", Bytes(n.to_vec()));
         }
         if let Some(s) = syscall_name {

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use super::coalesce::RawEvent;
+use super::coalesce::EventRef;
 use super::event::{
     decoded, file_type, num, recycle, sockaddr, Args, Builder, JsonSink, RecordSink,
 };
@@ -60,30 +60,31 @@ enum K {
 }
 
 impl K {
-    fn as_str(self) -> &'static str {
+    /// `"name":`, as written before the value.
+    fn lit(self) -> &'static [u8] {
         match self {
-            K::Auid => "auid",
-            K::Euid => "euid",
-            K::Suid => "suid",
-            K::Fsuid => "fsuid",
-            K::Egid => "egid",
-            K::Sgid => "sgid",
-            K::Fsgid => "fsgid",
-            K::Ses => "ses",
-            K::Tty => "tty",
-            K::Proctitle => "proctitle",
-            K::ArgsMissing => "args_missing",
-            K::Cwd => "cwd",
-            K::Success => "success",
-            K::Exit => "exit",
-            K::Item => "item",
-            K::Name => "name",
-            K::Inode => "inode",
-            K::Dev => "dev",
-            K::Mode => "mode",
-            K::Uid => "uid",
-            K::Gid => "gid",
-            K::Nametype => "nametype",
+            K::Auid => b"\"auid\":",
+            K::Euid => b"\"euid\":",
+            K::Suid => b"\"suid\":",
+            K::Fsuid => b"\"fsuid\":",
+            K::Egid => b"\"egid\":",
+            K::Sgid => b"\"sgid\":",
+            K::Fsgid => b"\"fsgid\":",
+            K::Ses => b"\"ses\":",
+            K::Tty => b"\"tty\":",
+            K::Proctitle => b"\"proctitle\":",
+            K::ArgsMissing => b"\"args_missing\":",
+            K::Cwd => b"\"cwd\":",
+            K::Success => b"\"success\":",
+            K::Exit => b"\"exit\":",
+            K::Item => b"\"item\":",
+            K::Name => b"\"name\":",
+            K::Inode => b"\"inode\":",
+            K::Dev => b"\"dev\":",
+            K::Mode => b"\"mode\":",
+            K::Uid => b"\"uid\":",
+            K::Gid => b"\"gid\":",
+            K::Nametype => b"\"nametype\":",
         }
     }
 }
@@ -142,21 +143,20 @@ fn write_v(v: &V<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// Writes `"k":` with a separating comma after the first member.
-fn key(first: &mut bool, k: &str, out: &mut Vec<u8>) {
+/// Writes `"k":` (`lit`, quotes and colon included) with a separating comma after the first
+/// member.
+#[inline]
+fn key(first: &mut bool, lit: &[u8], out: &mut Vec<u8>) {
     if !*first {
         out.push(b',');
     }
     *first = false;
-    // Keys are letrace's own plain literals.
-    debug_assert!(super::json::plain(k.as_bytes()));
-    super::json::quoted_plain(k.as_bytes(), out);
-    out.push(b':');
+    super::json::put(out, lit);
 }
 
 fn write_members(m: &Members<'_>, first: &mut bool, out: &mut Vec<u8>) {
     for (k, v) in &m.0 {
-        key(first, k.as_str(), out);
+        key(first, k.lit(), out);
         write_v(v, out);
     }
 }
@@ -180,7 +180,7 @@ struct Sum<'a> {
     pextra: Members<'a>,
     has_process: bool,
     args: Args,
-    cwd: Option<Vec<u8>>,
+    cwd: Option<Cow<'a, [u8]>>,
     network: Option<Network>,
     keys: Vec<Cow<'a, [u8]>>,
     summary: Members<'a>,
@@ -230,7 +230,14 @@ impl<'a> Sum<'a> {
                     }
                 }
             }
-            (CWD, Name::Cwd) => self.cwd = Some(decoded(f.raw)),
+            // `decoded`, borrowed when the path is quoted (nearly always).
+            (CWD, Name::Cwd) => {
+                self.cwd = Some(match interp::escaped(f.raw) {
+                    Some(Cow::Borrowed(b)) => keep(b),
+                    Some(Cow::Owned(o)) => Cow::Owned(o),
+                    None => keep(f.raw),
+                })
+            }
             (PROCTITLE, Name::Proctitle) => {
                 self.pextra.insert(K::Proctitle, V::Split(decoded(f.raw)));
             }
@@ -315,7 +322,7 @@ impl<'a> Sum<'a> {
 
 impl Builder {
     /// The fast path behind `render_json`.
-    pub(super) fn render_fast(&mut self, raw: &RawEvent, seq: u64, out: &mut Vec<u8>) {
+    pub(super) fn render_fast(&mut self, raw: EventRef<'_>, seq: u64, out: &mut Vec<u8>) {
         let mut records = std::mem::take(&mut self.records);
         records.clear();
         let mut scratch = std::mem::take(&mut self.scratch);
@@ -330,6 +337,7 @@ impl Builder {
             ..Sum::default()
         };
         let mut paths: Vec<PathSum> = reuse(std::mem::take(&mut bufs.paths));
+        let mut enriched: Vec<record::Enriched> = reuse(std::mem::take(&mut bufs.enriched));
         let mut primary: Option<(usize, bool)> = None;
 
         for h in raw.views() {
@@ -339,7 +347,10 @@ impl Builder {
             }
             let mut fields: Vec<Field<'_>> = recycle(std::mem::take(&mut self.fields));
             record::split_fields(h.rtype, h.body, &mut fields);
-            let enriched = h.enriched.map(record::enrichment).unwrap_or_default();
+            enriched.clear();
+            if let Some(e) = h.enriched {
+                record::enrichment_into(e, &mut enriched);
+            }
             let ctx = Ctx::new(h.rtype, &fields);
             sink.record(tname, fields.len());
             let mut path: Option<PathSum> = (h.rtype == PATH).then(|| PathSum {
@@ -443,7 +454,7 @@ impl Builder {
         out.extend_from_slice(b"\",\"seq\":");
         uint(seq, out);
         out.extend_from_slice(b",\"host\":");
-        match &raw.node {
+        match raw.node {
             Some(n) => string(String::from_utf8_lossy(n).as_bytes(), out),
             None => out.extend_from_slice(b"\"\""),
         }
@@ -458,31 +469,31 @@ impl Builder {
             has_process = true;
         }
         if let Some(c) = &cwd {
-            pextra.insert(K::Cwd, V::Text(Cow::Borrowed(c)));
+            pextra.insert(K::Cwd, V::Text(Cow::Borrowed(&**c)));
         }
         if has_process || !pextra.0.is_empty() {
             out.extend_from_slice(b",\"process\":{");
             let mut first = true;
-            for (k, v) in [("pid", pid), ("ppid", ppid)] {
+            for (k, v) in [(&b"\"pid\":"[..], pid), (b"\"ppid\":", ppid)] {
                 if let Some(v) = v {
                     key(&mut first, k, out);
                     uint(v as u64, out);
                 }
             }
-            for (k, v) in [("comm", &comm), ("exe", &exe)] {
+            for (k, v) in [(&b"\"comm\":"[..], &comm), (b"\"exe\":", &exe)] {
                 if let Some(v) = v {
                     key(&mut first, k, out);
                     string(v, out);
                 }
             }
-            for (k, v) in [("uid", uid), ("gid", gid)] {
+            for (k, v) in [(&b"\"uid\":"[..], uid), (b"\"gid\":", gid)] {
                 if let Some(v) = v {
                     key(&mut first, k, out);
                     uint(v as u64, out);
                 }
             }
             if let Some((a, _)) = &args {
-                key(&mut first, "args", out);
+                key(&mut first, b"\"args\":", out);
                 out.push(b'[');
                 for (i, x) in a.iter().enumerate() {
                     if i > 0 {
@@ -501,7 +512,7 @@ impl Builder {
             out.extend_from_slice(b",\"file\":{\"path\":");
             match (&cwd, name.first()) {
                 (Some(c), Some(&f)) if f != b'/' => {
-                    let mut full = c.clone();
+                    let mut full = c.to_vec();
                     if !full.ends_with(b"/") {
                         full.push(b'/');
                     }
@@ -517,8 +528,7 @@ impl Builder {
             for k in [K::Inode, K::Dev, K::Mode, K::Uid, K::Gid] {
                 if let Some(v) = p.rec.get(k) {
                     out.push(b',');
-                    super::json::quoted_plain(k.as_str().as_bytes(), out);
-                    out.push(b':');
+                    super::json::put(out, k.lit());
                     write_v(v, out);
                 }
             }
@@ -533,7 +543,7 @@ impl Builder {
         }
         out.extend_from_slice(b",\"audit\":{\"serial\":");
         uint(raw.serial, out);
-        if let Some(n) = &raw.node {
+        if let Some(n) = raw.node {
             out.extend_from_slice(b",\"node\":");
             string(n, out);
         }
@@ -578,6 +588,7 @@ impl Builder {
         bufs.pextra = reuse(pextra.0);
         bufs.summary = reuse(summary.0);
         bufs.keys = reuse(keys);
+        bufs.enriched = reuse(enriched);
         self.bufs = bufs;
     }
 }
@@ -590,6 +601,7 @@ pub(super) struct Bufs {
     keys: Vec<Cow<'static, [u8]>>,
     paths: Vec<PathSum<'static>>,
     members: Vec<Vec<(K, V<'static>)>>,
+    enriched: Vec<record::Enriched<'static>>,
 }
 
 /// Empties `v` and returns its allocation as a vector of another element type of the same

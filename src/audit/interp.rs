@@ -102,7 +102,7 @@ pub fn kind(rtype: u32, name: &[u8], raw: &[u8]) -> Kind {
 }
 
 /// `kind` for a name already classified (`id == names::classify(name)`).
-#[inline]
+#[inline(always)]
 pub(super) fn kind_of(rtype: u32, id: Name, name: &[u8], raw: &[u8]) -> Kind {
     if rtype == EXECVE && name.first() == Some(&b'a') && id != Name::Argc {
         return if contains(name, b"_len") {
@@ -173,12 +173,12 @@ pub(super) fn conversion_error(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
 }
 
 /// The interpreted value of one field, or `None` when it is the raw value unchanged.
-/// `enriched` holds the record's upper-case translations (names lower-cased).
+/// `enriched` holds the record's upper-case translations.
 pub fn interpret<'a>(
     ctx: &Ctx,
     name: &[u8],
     raw: &'a [u8],
-    enriched: &[(Vec<u8>, &'a [u8])],
+    enriched: &[record::Enriched<'a>],
 ) -> Option<Cow<'a, [u8]>> {
     let mut buf = Vec::new();
     match interpret_in(ctx, names::classify(name), name, raw, enriched, &mut buf) {
@@ -200,18 +200,69 @@ pub enum Interp<'a> {
 }
 
 /// `interpret` for a classified name (`id == names::classify(name)`), writing values it has
-/// to build into `buf` (emptied first) instead of allocating: the renderer's per-field call.
+/// to build into `buf` instead of allocating: the renderer's per-field call. `buf` holds the
+/// value only when `Interp::Buf` is returned.
+///
+/// Most fields are plain, ids or quoted strings: those are answered here, inlined into the
+/// renderer's loop, without the full interpreter's call.
+#[inline(always)]
 pub(super) fn interpret_in<'a>(
     ctx: &Ctx,
     id: Name,
     name: &[u8],
     raw: &'a [u8],
-    enriched: &[(Vec<u8>, &'a [u8])],
+    enriched: &[record::Enriched<'a>],
+    buf: &mut Vec<u8>,
+) -> Interp<'a> {
+    if enriched.is_empty() {
+        match kind_of(ctx.rtype, id, name, raw) {
+            Kind::Plain => return Interp::Same,
+            Kind::Uid | Kind::Gid | Kind::Session => {
+                return match id_unset(raw) {
+                    Some(v) => Interp::At(v),
+                    None => Interp::Same,
+                }
+            }
+            Kind::Escaped => {
+                if let [b'"', rest @ ..] = raw {
+                    // Shorter than `raw`: never the same.
+                    let end = record::memchr(b'"', rest).unwrap_or(rest.len());
+                    return Interp::At(&rest[..end]);
+                }
+            }
+            // Every syscall record has these three; the common values need no formatting.
+            Kind::Arch if raw == b"c000003e" => return Interp::At(b"x86_64"),
+            Kind::Syscall if ctx.syscall.is_some() && !ctx.arch_unknown => {
+                if let Some(n) = ctx.syscall_name() {
+                    // Letters, never the same as the number in `raw`.
+                    if n != "socketcall" && n != "ipc" {
+                        return Interp::At(n.as_bytes());
+                    }
+                }
+            }
+            Kind::Exit => match exit_text(raw) {
+                Ok(Some(t)) => return Interp::At(t.as_bytes()),
+                Ok(None) => return Interp::Same,
+                Err(()) => {}
+            },
+            _ => {}
+        }
+    }
+    interpret_full(ctx, id, name, raw, enriched, buf)
+}
+
+#[inline(never)]
+fn interpret_full<'a>(
+    ctx: &Ctx,
+    id: Name,
+    name: &[u8],
+    raw: &'a [u8],
+    enriched: &[record::Enriched<'a>],
     buf: &mut Vec<u8>,
 ) -> Interp<'a> {
     buf.clear();
     let kind = kind_of(ctx.rtype, id, name, raw);
-    if let Some((_, v)) = enriched.iter().find(|(n, _)| n == name) {
+    if let Some(record::Enriched(_, v)) = enriched.iter().find(|e| e.is(name)) {
         if !v.starts_with(b"unknown-") {
             let v: &'a [u8] = v;
             let v = match kind {
@@ -526,15 +577,16 @@ fn exit_text(raw: &[u8]) -> Result<Option<&'static str>, ()> {
     }
 }
 
-/// `EACCES(Permission denied)` for 13, built once per errno libaudit knows.
+/// `EACCES(Permission denied)` for 13, built once per errno libaudit knows, at its first use
+/// (formatting all of them up front cost more than a small log's whole interpretation).
 fn errno_text(e: u32) -> Option<&'static str> {
-    static T: std::sync::OnceLock<Vec<Option<String>>> = std::sync::OnceLock::new();
-    let t = T.get_or_init(|| {
-        (0..4096u32)
-            .map(|e| tables::errno_name(e).map(|n| format!("{n}({})", strerror(e as u64))))
-            .collect()
-    });
-    t.get(e as usize)?.as_deref()
+    use std::sync::OnceLock;
+    static T: [OnceLock<Option<Box<str>>>; 4096] = [const { OnceLock::new() }; 4096];
+    T.get(e as usize)?
+        .get_or_init(|| {
+            tables::errno_name(e).map(|n| format!("{n}({})", strerror(e as u64)).into_boxed_str())
+        })
+        .as_deref()
 }
 
 /// glibc's message for errno `e`.
@@ -653,58 +705,5 @@ fn cap_bitmap(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn i(rtype: u32, name: &str, raw: &str) -> String {
-        let ctx = Ctx {
-            rtype,
-            ..Ctx::default()
-        };
-        match interpret(&ctx, name.as_bytes(), raw.as_bytes(), &[]) {
-            Some(v) => String::from_utf8_lossy(&v).into_owned(),
-            None => raw.to_string(),
-        }
-    }
-
-    #[test]
-    fn auparse_examples() {
-        assert_eq!(i(1300, "arch", "c000003e"), "x86_64");
-        assert_eq!(i(1300, "exit", "-13"), "EACCES(Permission denied)");
-        assert_eq!(i(1302, "mode", "0106755"), "file,suid,sgid,755");
-        assert_eq!(i(1302, "mode", "042775"), "dir,sgid,775");
-        assert_eq!(
-            i(1306, "saddr", "0200E31C4853E6640000000000000000"),
-            "{ saddr_fam=inet laddr=72.83.230.100 lport=58140 }"
-        );
-        assert_eq!(
-            i(
-                1306,
-                "saddr",
-                "0A000016000000000000000000000000000000000000000000000000"
-            ),
-            "{ saddr_fam=inet6 laddr=:: lport=22 }"
-        );
-        assert_eq!(
-            i(1306, "saddr", "100000000000000000000000"),
-            "{ saddr_fam=netlink nlnk-fam=16 nlnk-pid=0 }"
-        );
-        assert_eq!(
-            i(1306, "saddr", "0002D903000000000000000000000000"),
-            "unknown-family(512)"
-        );
-        assert_eq!(
-            i(1327, "proctitle", "63686F776E002D5200616C6963650074657374"),
-            "chown -R alice test"
-        );
-        assert_eq!(i(1300, "comm", "\"bash\""), "bash");
-        assert_eq!(i(1121, "cap_fp", "0"), "none");
-        assert_eq!(
-            i(1319, "data", "7375202D20616E647265775F6B726F680D"),
-            "\"su - andrew_kroh\",<ret>"
-        );
-        assert_eq!(i(1300, "ses", "4294967295"), "unset");
-        assert_eq!(i(1100, "res", "1"), "yes");
-        assert_eq!(i(1305, "list", "4"), "exit");
-    }
-}
+#[path = "interp_tests.rs"]
+mod tests;

@@ -1,41 +1,13 @@
 //! The fast path's JSON writer: record fields and whole audit events. Strings go through the
 //! shared writer in `crate::encode::jstr`.
 
+use crate::encode::jstr::{copy_plain, copy_small};
 pub use crate::encode::jstr::{plain, put, quoted_plain, string};
-
-/// How a string is written: as it is between quotes, as a quoted raw value (`"x"` ->
-/// `"\\"x\\""`), or through the general escaper.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Shape {
-    Plain,
-    Quoted,
-    Other,
-}
-
-#[inline]
-fn shape(b: &[u8]) -> Shape {
-    if plain(b) {
-        Shape::Plain
-    } else if matches!(b, [b'"', inner @ .., b'"'] if plain(inner)) {
-        Shape::Quoted
-    } else {
-        Shape::Other
-    }
-}
-
-/// Bytes `shape` adds around a string.
-fn extra(s: Shape) -> usize {
-    match s {
-        Shape::Plain => 2,
-        Shape::Quoted => 4,
-        Shape::Other => 0,
-    }
-}
 
 /// Appends one field of a record, `,["name","raw","interpreted"]` (no comma when `first`,
 /// no third member without `interp`): the same bytes as writing each part with `string`,
-/// but with one reservation and no capacity check per part in the common case where
-/// nothing needs escaping. `known` says `name` is plain.
+/// but with one reservation, and each part checked and copied in the same pass in the common
+/// case where nothing needs escaping. `known` says `name` is plain.
 #[inline]
 pub fn field(
     out: &mut Vec<u8>,
@@ -45,11 +17,67 @@ pub fn field(
     raw: &[u8],
     interp: Option<&[u8]>,
 ) {
-    let ns = if known { Shape::Plain } else { shape(name) };
-    let rs = shape(raw);
-    let is = interp.map_or(Shape::Plain, shape);
-    if ns != Shape::Plain || rs == Shape::Other || is != Shape::Plain {
-        out.reserve(name.len() + raw.len() + interp.map_or(0, <[u8]>::len) + 16);
+    // Commas, brackets, quotes: at most 14 (a quoted raw value's quotes become four bytes).
+    let max = name.len() + raw.len() + interp.map_or(0, <[u8]>::len) + 14;
+    out.reserve(max);
+    let len = out.len();
+    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    // SAFETY: `reserve` made `max` bytes after `len` writable; the writes below stay within
+    // them (at most 14 bytes besides the three strings, each copied at most once) and the
+    // new length is set only when all of them succeeded, covering exactly what was written.
+    let done = unsafe {
+        let mut p = 0;
+        let byte = |p: &mut usize, c: u8| {
+            dst.add(*p).write(c);
+            *p += 1;
+        };
+        if !first {
+            byte(&mut p, b',');
+        }
+        byte(&mut p, b'[');
+        byte(&mut p, b'"');
+        let mut ok = if known {
+            copy_small(dst, &mut p, name);
+            true
+        } else {
+            copy_plain(dst, &mut p, name)
+        };
+        byte(&mut p, b'"');
+        byte(&mut p, b',');
+        // A quoted raw value (`"x"` -> `"\"x\""`) is the common case after plain ones.
+        let quoted = match raw {
+            [b'"', inner @ .., b'"'] if ok => {
+                let at = p;
+                copy_small(dst, &mut p, b"\"\\\"");
+                if copy_plain(dst, &mut p, inner) {
+                    copy_small(dst, &mut p, b"\\\"\"");
+                    true
+                } else {
+                    p = at;
+                    false
+                }
+            }
+            _ => false,
+        };
+        if !quoted && ok {
+            byte(&mut p, b'"');
+            ok = copy_plain(dst, &mut p, raw);
+            byte(&mut p, b'"');
+        }
+        if let Some(v) = interp.filter(|_| ok) {
+            byte(&mut p, b',');
+            byte(&mut p, b'"');
+            ok = copy_plain(dst, &mut p, v);
+            byte(&mut p, b'"');
+        }
+        if ok {
+            byte(&mut p, b']');
+            debug_assert!(p <= max);
+            out.set_len(len + p);
+        }
+        ok
+    };
+    if !done {
         if !first {
             out.push(b',');
         }
@@ -62,94 +90,7 @@ pub fn field(
             string(v, out);
         }
         out.push(b']');
-        return;
     }
-    let total = usize::from(!first)
-        + 1
-        + name.len()
-        + 2
-        + 1
-        + raw.len()
-        + extra(rs)
-        + interp.map_or(0, |v| 1 + v.len() + 2)
-        + 1;
-    // `copy_small` never writes past its slice; the slack only keeps the next small write
-    // from reallocating.
-    out.reserve(total + 16);
-    let len = out.len();
-    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
-    // SAFETY: `reserve` made `total + 16` bytes after `len` writable; the writes below stay
-    // in `dst .. dst + total` (checked by the debug assertion) and cover all of it, so the
-    // new length only covers initialised bytes.
-    unsafe {
-        let mut p = 0;
-        let byte = |p: &mut usize, c: u8| {
-            dst.add(*p).write(c);
-            *p += 1;
-        };
-        if !first {
-            byte(&mut p, b',');
-        }
-        byte(&mut p, b'[');
-        byte(&mut p, b'"');
-        copy_small(dst, &mut p, name);
-        byte(&mut p, b'"');
-        byte(&mut p, b',');
-        match rs {
-            Shape::Quoted => {
-                copy_small(dst, &mut p, b"\"\\\"");
-                copy_small(dst, &mut p, &raw[1..raw.len() - 1]);
-                copy_small(dst, &mut p, b"\\\"\"");
-            }
-            _ => {
-                byte(&mut p, b'"');
-                copy_small(dst, &mut p, raw);
-                byte(&mut p, b'"');
-            }
-        }
-        if let Some(v) = interp {
-            byte(&mut p, b',');
-            byte(&mut p, b'"');
-            copy_small(dst, &mut p, v);
-            byte(&mut p, b'"');
-        }
-        byte(&mut p, b']');
-        debug_assert_eq!(p, total);
-        out.set_len(len + p);
-    }
-}
-
-/// Copies `b` to `dst + *p` and advances `*p`: short slices with two overlapping word moves
-/// instead of a `memcpy` call.
-///
-/// # Safety
-/// `dst + *p .. dst + *p + b.len()` must be writable.
-#[inline(always)]
-unsafe fn copy_small(dst: *mut u8, p: &mut usize, b: &[u8]) {
-    let n = b.len();
-    let d = dst.add(*p);
-    if n >= 8 {
-        if n > 16 {
-            std::ptr::copy_nonoverlapping(b.as_ptr(), d, n);
-        } else {
-            let head = u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-            let t = &b[n - 8..];
-            let tail = u64::from_ne_bytes([t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]]);
-            d.cast::<u64>().write_unaligned(head);
-            d.add(n - 8).cast::<u64>().write_unaligned(tail);
-        }
-    } else if n >= 4 {
-        let head = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
-        let t = &b[n - 4..];
-        let tail = u32::from_ne_bytes([t[0], t[1], t[2], t[3]]);
-        d.cast::<u32>().write_unaligned(head);
-        d.add(n - 4).cast::<u32>().write_unaligned(tail);
-    } else {
-        for (i, &c) in b.iter().enumerate() {
-            d.add(i).write(c);
-        }
-    }
-    *p += n;
 }
 
 /// Appends `ev` as JSON (no newline): the same bytes as `serde_json::to_writer(ev)`, without
@@ -409,6 +350,24 @@ mod tests {
                         assert_eq!(mine, want);
                     }
                 }
+            }
+        }
+        // The interpretation as the inside of the raw value itself (the shortcut's case).
+        for &raw in &vals {
+            for cut in 0..=2usize {
+                if raw.len() < 2 || raw.len() < cut * 2 {
+                    continue;
+                }
+                let inner = &raw[cut..raw.len() - cut];
+                let mut want = Vec::new();
+                want.extend_from_slice(b"[\"n\",");
+                string(raw, &mut want);
+                want.push(b',');
+                string(inner, &mut want);
+                want.push(b']');
+                let mut mine = Vec::new();
+                field(&mut mine, true, true, b"n", raw, Some(inner));
+                assert_eq!(mine, want, "{raw:?}");
             }
         }
     }

@@ -5,6 +5,7 @@
 //! `event` turns a group into a `crate::event::Event`, `parse` drives files through it all.
 //! Schema, grouping rule and the differences from auparse: docs/audit.md.
 
+mod batch;
 pub mod cli;
 pub mod coalesce;
 mod decoders;
@@ -12,6 +13,7 @@ pub mod event;
 mod fast;
 pub mod interp;
 pub mod json;
+mod lines;
 mod names;
 pub mod parse;
 pub mod plugin;

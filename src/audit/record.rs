@@ -112,8 +112,9 @@ fn strip_prefix<'a>(s: &'a [u8], p: &[u8]) -> Option<&'a [u8]> {
     s.strip_prefix(p)
 }
 
+/// Splits at the first space: header words are short, a byte loop finds it soonest.
 fn split_space(s: &[u8]) -> (&[u8], &[u8]) {
-    match memchr(b' ', s) {
+    match s.iter().position(|&c| c == b' ') {
         Some(i) => (&s[..i], &s[i + 1..]),
         None => (s, &[]),
     }
@@ -142,6 +143,22 @@ fn parse_u64(s: &[u8]) -> Option<u64> {
         n = n.checked_mul(10)?.checked_add((c - b'0') as u64)?;
     }
     Some(n)
+}
+
+/// The number written in decimal at `s[from..]`, up to the first non-digit: its value and
+/// where it ends. `None` without digits, with more than `max` of them, or on overflow.
+#[inline]
+fn digits(s: &[u8], from: usize, max: usize) -> Option<(u64, usize)> {
+    let mut n: u64 = 0;
+    let mut i = from;
+    while let Some(&c) = s.get(i).filter(|c| c.is_ascii_digit()) {
+        if i - from == max {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+        i += 1;
+    }
+    (i > from).then_some((n, i))
 }
 
 /// Resolves a type token to a number: a known name, `UNKNOWN[N]`, or a bare number.
@@ -200,22 +217,30 @@ pub fn parse_header_hint(line: &[u8], may_enrich: bool) -> Result<Header<'_>, Li
     let Some(r) = strip_prefix(r, b"msg=audit(") else {
         return Err(LineError::NoTimestamp);
     };
-    let close = memchr(b')', r).ok_or(LineError::BadTimestamp)?;
-    let stamp = &r[..close];
-    let colon = memchr(b':', stamp).ok_or(LineError::BadTimestamp)?;
-    let (time, serial) = (&stamp[..colon], &stamp[colon + 1..]);
-    let serial = parse_u64(serial).ok_or(LineError::BadTimestamp)?;
-    let (sec, frac) = match memchr(b'.', time) {
-        Some(d) => (&time[..d], &time[d + 1..]),
-        None => (time, &b""[..]),
-    };
-    let sec = parse_u64(sec).ok_or(LineError::BadTimestamp)?;
-    if frac.len() > 9 || (!frac.is_empty() && parse_u64(frac).is_none()) {
+    // `SEC[.FRAC]:SERIAL)`: digits only in each part, read in one pass.
+    let (sec, mut i) = digits(r, 0, 20).ok_or(LineError::BadTimestamp)?;
+    let mut nanos = 0u32;
+    if r.get(i) == Some(&b'.') {
+        let from = i + 1;
+        let mut j = from;
+        while let Some(&c) = r.get(j).filter(|c| c.is_ascii_digit()) {
+            if j - from == 9 {
+                return Err(LineError::BadTimestamp);
+            }
+            nanos = nanos * 10 + (c - b'0') as u32;
+            j += 1;
+        }
+        for _ in j - from..9 {
+            nanos *= 10;
+        }
+        i = j;
+    }
+    if r.get(i) != Some(&b':') {
         return Err(LineError::BadTimestamp);
     }
-    let mut nanos = 0u32;
-    for i in 0..9 {
-        nanos = nanos * 10 + frac.get(i).map_or(0, |c| (c - b'0') as u32);
+    let (serial, close) = digits(r, i + 1, 20).ok_or(LineError::BadTimestamp)?;
+    if r.get(close) != Some(&b')') {
+        return Err(LineError::BadTimestamp);
     }
     let mut body = &r[close + 1..];
     if let [b':', b @ ..] = body {
@@ -270,8 +295,8 @@ fn trim_value(mut v: &[u8]) -> &[u8] {
 pub fn split_fields<'a>(rtype: u32, body: &'a [u8], out: &mut Vec<Field<'a>>) {
     let start = out.len();
     let mut toks = Tokens(body);
-    while let Some(tok) = toks.next() {
-        let Some(eq) = find_byte(tok, b'=') else {
+    while let Some((tok, eq)) = toks.next_eq() {
+        let Some(eq) = eq else {
             if rtype == AVC || rtype == USER_AVC {
                 avc_token(tok, &mut toks, out, start);
             }
@@ -328,6 +353,72 @@ impl<'a> Iterator for Tokens<'a> {
             None => {
                 self.0 = &[];
                 Some(s)
+            }
+        }
+    }
+}
+
+impl<'a> Tokens<'a> {
+    /// The next token and the index of its first `=`, found in the same pass (eight bytes at
+    /// a time: the lowest flagged byte of a word is exact, see `find_byte`).
+    #[inline]
+    fn next_eq(&mut self) -> Option<(&'a [u8], Option<usize>)> {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+        let s = self.0;
+        let begin = s.iter().position(|&c| c != b' ')?;
+        let s = &s[begin..];
+        let n = s.len();
+        let mut eq = None;
+        // Bytes before `i` hold neither a space nor (while `eq` is unset) a `=`, so in the
+        // last, overlapping word too the lowest flag of each kind is the first one.
+        let scan = |i: usize, eq: &mut Option<usize>| {
+            let w = &s[i..i + 8];
+            let w = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            let sp = zero(w ^ (ONES * b' ' as u64));
+            let at_sp = (sp.trailing_zeros() / 8) as usize;
+            if eq.is_none() {
+                let e = zero(w ^ (ONES * b'=' as u64));
+                let at_e = (e.trailing_zeros() / 8) as usize;
+                if e != 0 && at_e < at_sp {
+                    *eq = Some(i + at_e);
+                }
+            }
+            (sp != 0).then_some(i + at_sp)
+        };
+        let mut end = None;
+        if n >= 8 {
+            let mut i = 0;
+            while i + 8 <= n {
+                end = scan(i, &mut eq);
+                if end.is_some() {
+                    break;
+                }
+                i += 8;
+            }
+            if end.is_none() && i < n {
+                end = scan(n - 8, &mut eq);
+            }
+        } else {
+            for (i, &c) in s.iter().enumerate() {
+                if c == b' ' {
+                    end = Some(i);
+                    break;
+                }
+                if c == b'=' && eq.is_none() {
+                    eq = Some(i);
+                }
+            }
+        }
+        match end {
+            Some(e) => {
+                self.0 = &s[e + 1..];
+                Some((&s[..e], eq))
+            }
+            None => {
+                self.0 = &[];
+                Some((s, eq))
             }
         }
     }
@@ -483,155 +574,51 @@ pub fn unhex_into(s: &[u8], out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// The enriched translations after 0x1d: `NAME=value` pairs, names lower-cased as auparse
-/// does, values with their quotes. `SADDR={ ... }` is one value with spaces.
-pub fn enrichment(e: &[u8]) -> Vec<(Vec<u8>, &[u8])> {
+/// The enriched translations after 0x1d: `NAME=value` pairs, names as written (auparse
+/// lower-cases them: compare with `Enriched::is`), values with their quotes.
+/// `SADDR={ ... }` is one value with spaces.
+pub fn enrichment(e: &[u8]) -> Vec<Enriched<'_>> {
     let mut out = Vec::new();
+    enrichment_into(e, &mut out);
+    out
+}
+
+/// `enrichment`, appended to `out`.
+pub fn enrichment_into<'a>(e: &'a [u8], out: &mut Vec<Enriched<'a>>) {
     if let Some(r) = e.strip_prefix(b"SADDR=") {
         // auparse keeps everything from `{` on (a `}` may be part of a socket path).
         if let (Some(o), Some(c)) = (memchr(b'{', r), memchr(b'}', r)) {
             if o < c {
-                out.push((b"saddr".to_vec(), &r[o..]));
+                out.push(Enriched(b"saddr", &r[o..]));
             }
         }
-        return out;
+        return;
     }
     for tok in e.split(|&c| c == b' ').filter(|t| !t.is_empty()) {
         if let Some(eq) = memchr(b'=', tok) {
-            out.push((tok[..eq].to_ascii_lowercase(), &tok[eq + 1..]));
+            out.push(Enriched(&tok[..eq], &tok[eq + 1..]));
         }
     }
-    out
+}
+
+/// One enriched translation: the name as written (upper case) and the value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Enriched<'a>(pub &'a [u8], pub &'a [u8]);
+
+impl Enriched<'_> {
+    /// Whether the name, lower-cased as auparse does, is `field` (without allocating the
+    /// lower-case copy: most enriched records have several of them).
+    #[inline]
+    pub fn is(&self, field: &[u8]) -> bool {
+        self.0.len() == field.len()
+            && self
+                .0
+                .iter()
+                .zip(field)
+                .all(|(a, b)| a.to_ascii_lowercase() == *b)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn names_vals(rtype: u32, body: &[u8]) -> Vec<(String, String)> {
-        let mut v = Vec::new();
-        split_fields(rtype, body, &mut v);
-        v.iter()
-            .map(|f| {
-                (
-                    String::from_utf8_lossy(f.name).into_owned(),
-                    String::from_utf8_lossy(&f.raw).into_owned(),
-                )
-            })
-            .collect()
-    }
-
-    #[test]
-    fn common_types_resolve_without_the_table() {
-        for (tok, n) in [
-            ("SYSCALL", SYSCALL),
-            ("PATH", PATH),
-            ("CWD", CWD),
-            ("EXECVE", EXECVE),
-            ("PROCTITLE", PROCTITLE),
-            ("EOE", EOE),
-            ("SOCKADDR", SOCKADDR),
-        ] {
-            assert_eq!(common_type(tok.as_bytes()), Some((n, tok)));
-            assert_eq!(tables::type_name(n), Some(tok));
-            assert_eq!(common_type(tok.to_lowercase().as_bytes()), None);
-        }
-        for tok in ["", "EO", "EOF", "CWDX", "PATHS", "USER_AUTH", "SYSCALl"] {
-            assert_eq!(common_type(tok.as_bytes()), None, "{tok}");
-        }
-    }
-
-    #[test]
-    fn find_byte_agrees_with_a_plain_search() {
-        for n in 0..40usize {
-            for at in (0..n).map(Some).chain([None]) {
-                for other in [b'a', 0x80 | b' ', b' ' - 1, 0xff] {
-                    let mut v = vec![other; n];
-                    if let Some(k) = at {
-                        v[k] = b' ';
-                        // A second match later must not win.
-                        if k + 3 < n {
-                            v[k + 3] = b' ';
-                        }
-                    }
-                    assert_eq!(find_byte(&v, b' '), at, "{v:?}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn header_with_node_and_enrichment() {
-        let l = b"node=web1 type=PATH msg=audit(1615113648.978:15219): item=1 name=\"/x\"\x1dOUID=\"root\"";
-        let h = parse_header(l).unwrap();
-        assert_eq!(h.node, Some(&b"web1"[..]));
-        assert_eq!(h.rtype, PATH);
-        assert_eq!((h.sec, h.nanos, h.serial), (1615113648, 978_000_000, 15219));
-        assert_eq!(h.body, b" item=1 name=\"/x\"");
-        assert_eq!(h.enriched, Some(&b"OUID=\"root\""[..]));
-    }
-
-    #[test]
-    fn unknown_types_resolve_by_number() {
-        let h = parse_header(b"type=UNKNOWN[1334] msg=audit(1.2:3): prog-id=45").unwrap();
-        assert_eq!((h.rtype, &*h.type_name()), (1334, "BPF"));
-        let h = parse_header(b"type=UNKNOWN[1420] msg=audit(1.2:3): x=1").unwrap();
-        assert_eq!((h.rtype, &*h.type_name()), (1420, "UNKNOWN[1420]"));
-    }
-
-    #[test]
-    fn malformed_headers_are_errors() {
-        assert_eq!(
-            parse_header(b"type=UNKNOWN[1329] msg=?"),
-            Err(LineError::NoTimestamp)
-        );
-        assert_eq!(parse_header(b"# comment"), Err(LineError::NoType));
-        assert_eq!(
-            parse_header(b"type=SYSCALL msg=audit(1615150974.4"),
-            Err(LineError::BadTimestamp)
-        );
-    }
-
-    #[test]
-    fn nested_user_message_is_flattened() {
-        let v = names_vals(
-            1100,
-            b" pid=1 uid=0 subj=/usr/sbin/cupsd (enforce) msg='op=PAM:authentication acct=\"user\" res=success'",
-        );
-        let want = [
-            ("pid", "1"),
-            ("uid", "0"),
-            ("subj", "/usr/sbin/cupsd"),
-            ("op", "PAM:authentication"),
-            ("acct", "\"user\""),
-            ("res", "success"),
-        ];
-        assert_eq!(
-            v,
-            want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec()
-        );
-    }
-
-    #[test]
-    fn avc_unlabelled_values() {
-        let v = names_vals(AVC, b" avc:  denied  { read write } for  pid=5 comm=\"x\"");
-        assert_eq!(v[0], ("seresult".into(), "denied".into()));
-        assert_eq!(v[1], ("seperms".into(), "read,write".into()));
-        assert_eq!(v[2], ("pid".into(), "5".into()));
-    }
-
-    #[test]
-    fn packed_keys_are_split() {
-        // "exec" 0x01 "64bit"; a stray trailing quote is ignored, as auparse does.
-        let v = names_vals(SYSCALL, b" key=zz");
-        assert_eq!(v, [("key".to_string(), "zz".to_string())]);
-        let v = names_vals(SYSCALL, b" key=65786563013634626974\"");
-        assert_eq!(
-            v,
-            [
-                ("key".to_string(), "\"exec\"".to_string()),
-                ("key".to_string(), "\"64bit\"".to_string())
-            ]
-        );
-    }
-}
+#[path = "record_tests.rs"]
+mod tests;

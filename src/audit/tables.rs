@@ -5,6 +5,7 @@
 //! 3.0.9 so names match auparse) parsed once at first use; the small ones are plain consts.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::OnceLock;
 
 const MSGTYPES: &str = include_str!("data/msgtypes.txt");
@@ -14,7 +15,32 @@ const ERRNOS: &str = include_str!("data/errno.txt");
 struct MsgTypes {
     /// Indexed by type number (they are all below ~3000).
     by_num: Vec<Option<&'static str>>,
-    by_name: HashMap<&'static str, u32>,
+    by_name: HashMap<&'static str, u32, BuildHasherDefault<NameHasher>>,
+}
+
+/// The reader looks up the type of nearly every record whose type is not one of the few it
+/// knows by heart: short constant names, no need for SipHash's DoS resistance.
+#[derive(Default)]
+struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+        let mut last = 0u64;
+        for (i, &b) in chunks.remainder().iter().enumerate() {
+            last |= (b as u64) << (8 * i);
+        }
+        self.0 =
+            (h.rotate_left(5) ^ last ^ bytes.len() as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
 }
 
 fn msgtypes() -> &'static MsgTypes {
@@ -22,7 +48,7 @@ fn msgtypes() -> &'static MsgTypes {
     T.get_or_init(|| {
         let mut t = MsgTypes {
             by_num: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: HashMap::default(),
         };
         for (n, name) in data_lines(MSGTYPES) {
             if let (Ok(n), Some(name)) = (n.parse::<u32>(), name.first()) {

@@ -20,21 +20,116 @@ static PLAIN: [bool; 256] = {
 /// Appends `"…"`: `bytes` escaped by `crate::text::escape`, then as a JSON string.
 #[inline]
 pub fn string(bytes: &[u8], out: &mut Vec<u8>) {
-    // Nearly every value is printable ASCII without `"` or `\`: one check, one copy. Quoted
-    // raw values (`"/bin/sh"`) are the next most common: only their two quotes need work.
-    if plain(bytes) {
-        return quoted_plain(bytes, out);
-    }
-    if let [b'"', inner @ .., b'"'] = bytes {
-        if plain(inner) {
-            out.reserve(inner.len() + 6);
-            put(out, b"\"\\\"");
-            put(out, inner);
-            put(out, b"\\\"\"");
+    // Nearly every value is printable ASCII without `"` or `\`: checked and copied in one
+    // pass. Quoted raw values (`"/bin/sh"`) are the next most common: only their two quotes
+    // need work.
+    out.reserve(bytes.len() + 6);
+    let len = out.len();
+    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    // SAFETY: `reserve` made `bytes.len() + 6` bytes after `len` writable; each branch writes
+    // exactly the bytes it counts in `p` (at most `bytes.len() + 4`), all of them before the
+    // new length is set, and sets it only when the copy succeeded.
+    unsafe {
+        let mut p = 0;
+        dst.write(b'"');
+        p += 1;
+        if copy_plain(dst, &mut p, bytes) {
+            dst.add(p).write(b'"');
+            out.set_len(len + p + 1);
             return;
+        }
+        if let [b'"', inner @ .., b'"'] = bytes {
+            let mut p = 0;
+            copy_small(dst, &mut p, b"\"\\\"");
+            if copy_plain(dst, &mut p, inner) {
+                copy_small(dst, &mut p, b"\\\"\"");
+                out.set_len(len + p);
+                return;
+            }
         }
     }
     escaped(bytes, out);
+}
+
+/// Copies `b` to `dst + *p` and advances `*p` when every byte of it is plain (see `plain`);
+/// returns false otherwise (having written some of it: the caller does not keep it). One pass
+/// that checks and copies eight bytes at a time.
+///
+/// # Safety
+/// `dst + *p .. dst + *p + b.len()` must be writable.
+#[inline(always)]
+pub unsafe fn copy_plain(dst: *mut u8, p: &mut usize, b: &[u8]) -> bool {
+    let n = b.len();
+    let d = dst.add(*p);
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 <= n {
+            let w = word_ne(&b[i..i + 8]);
+            if special_mask(w) != 0 {
+                return false;
+            }
+            d.add(i).cast::<u64>().write_unaligned(w);
+            i += 8;
+        }
+        if i < n {
+            // The last 8 bytes, overlapping ones already copied (the same bytes again).
+            let w = word_ne(&b[n - 8..]);
+            if special_mask(w) != 0 {
+                return false;
+            }
+            d.add(n - 8).cast::<u64>().write_unaligned(w);
+        }
+    } else if n >= 4 {
+        let lo = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+        let t = &b[n - 4..];
+        let hi = u32::from_ne_bytes([t[0], t[1], t[2], t[3]]);
+        if special_mask(lo as u64 | (hi as u64) << 32) != 0 {
+            return false;
+        }
+        d.cast::<u32>().write_unaligned(lo);
+        d.add(n - 4).cast::<u32>().write_unaligned(hi);
+    } else {
+        for (i, &c) in b.iter().enumerate() {
+            if !PLAIN[c as usize] {
+                return false;
+            }
+            d.add(i).write(c);
+        }
+    }
+    *p += n;
+    true
+}
+
+/// Copies `b` to `dst + *p` and advances `*p`: short slices with two overlapping word moves
+/// instead of a `memcpy` call.
+///
+/// # Safety
+/// `dst + *p .. dst + *p + b.len()` must be writable.
+#[inline(always)]
+pub unsafe fn copy_small(dst: *mut u8, p: &mut usize, b: &[u8]) {
+    let n = b.len();
+    let d = dst.add(*p);
+    if n >= 8 {
+        if n > 16 {
+            std::ptr::copy_nonoverlapping(b.as_ptr(), d, n);
+        } else {
+            let head = word_ne(b);
+            let tail = word_ne(&b[n - 8..]);
+            d.cast::<u64>().write_unaligned(head);
+            d.add(n - 8).cast::<u64>().write_unaligned(tail);
+        }
+    } else if n >= 4 {
+        let head = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+        let t = &b[n - 4..];
+        let tail = u32::from_ne_bytes([t[0], t[1], t[2], t[3]]);
+        d.cast::<u32>().write_unaligned(head);
+        d.add(n - 4).cast::<u32>().write_unaligned(tail);
+    } else {
+        for (i, &c) in b.iter().enumerate() {
+            d.add(i).write(c);
+        }
+    }
+    *p += n;
 }
 
 /// Appends `"…"` for bytes already known to be `plain`.
@@ -141,6 +236,12 @@ pub fn escaped(bytes: &[u8], out: &mut Vec<u8>) {
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Eight bytes in memory order (for copying; `special_mask` does not care about the order).
+#[inline(always)]
+fn word_ne(b: &[u8]) -> u64 {
+    u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
 }
 
 #[inline]

@@ -1,0 +1,102 @@
+//! A batch of coalesced events on its way from the reader to a renderer: the events' lines
+//! copied back to back into one buffer, so the reader reuses its per-event buffers at once
+//! (no allocation crosses threads) and a batch is a handful of allocations, recycled whole.
+
+use std::sync::Arc;
+
+use super::coalesce::{EventRef, RawEvent, Rec};
+use crate::event::Event;
+
+/// One event of a batch: where its lines and records are, and its numbering.
+pub(super) struct Meta {
+    pub node: Option<Arc<[u8]>>,
+    pub serial: u64,
+    pub sec: u64,
+    pub nanos: u32,
+    pub timed_out: bool,
+    pub seq: u64,
+    bytes: (usize, usize),
+    recs: (usize, usize),
+}
+
+/// An event as it goes to a renderer: still raw (rendered there), or already built (LOST).
+pub(super) enum Item {
+    Raw(Meta),
+    Ready(Box<Event>),
+}
+
+#[derive(Default)]
+pub(super) struct Batch {
+    buf: Vec<u8>,
+    recs: Vec<Rec>,
+    pub items: Vec<Item>,
+}
+
+/// A recycled batch whose line buffer grew beyond this is dropped rather than kept (a batch
+/// holding one huge event must not pin megabytes for ever).
+const KEEP_BYTES: usize = 2 << 20;
+
+impl Batch {
+    pub fn with_capacity(events: usize, bytes: usize) -> Self {
+        Batch {
+            buf: Vec::with_capacity(bytes),
+            recs: Vec::with_capacity(events * 4),
+            items: Vec::with_capacity(events),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Copies `ev` in as event number `seq`.
+    pub fn push_raw(&mut self, ev: &RawEvent, seq: u64) {
+        let b0 = self.buf.len();
+        self.buf.extend_from_slice(&ev.buf);
+        let r0 = self.recs.len();
+        self.recs.extend_from_slice(&ev.records);
+        self.items.push(Item::Raw(Meta {
+            node: ev.node.clone(),
+            serial: ev.serial,
+            sec: ev.sec,
+            nanos: ev.nanos,
+            timed_out: ev.timed_out,
+            seq,
+            bytes: (b0, self.buf.len()),
+            recs: (r0, self.recs.len()),
+        }));
+    }
+
+    pub fn push_ready(&mut self, ev: Event) {
+        self.items.push(Item::Ready(Box::new(ev)));
+    }
+
+    /// Empties it for reuse; `false` when it is too big to be worth keeping.
+    pub fn recycle(&mut self) -> bool {
+        self.buf.clear();
+        self.recs.clear();
+        self.items.clear();
+        self.buf.capacity() <= KEEP_BYTES
+    }
+
+    /// A raw item's event, borrowed from the batch.
+    pub fn event<'a>(&'a self, m: &'a Meta) -> EventRef<'a> {
+        EventRef {
+            node: m.node.as_deref(),
+            serial: m.serial,
+            sec: m.sec,
+            nanos: m.nanos,
+            buf: &self.buf[m.bytes.0..m.bytes.1],
+            records: &self.recs[m.recs.0..m.recs.1],
+            timed_out: m.timed_out,
+        }
+    }
+}
