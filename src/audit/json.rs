@@ -1,6 +1,7 @@
-//! The fast path's JSON writer: record fields and whole audit events. Strings go through the
+//! The fast path's JSON writer: record fields and the network summary. Strings go through the
 //! shared writer in `crate::encode::jstr`.
 
+pub use crate::encode::json::{uint, value};
 use crate::encode::jstr::{copy_plain, copy_small};
 pub use crate::encode::jstr::{plain, put, quoted_plain, string};
 
@@ -93,97 +94,6 @@ pub fn field(
     }
 }
 
-/// Appends `ev` as JSON (no newline): the same bytes as `serde_json::to_writer(ev)`, without
-/// serde's per-value dispatch. Kept in step with `impl Serialize for Event` by the corpus-wide
-/// equality test (tests/audit_golden.rs) and the property tests.
-pub fn event(ev: &crate::event::Event, out: &mut Vec<u8>) {
-    out.extend_from_slice(b"{\"time\":\"");
-    ev.time.write_rfc3339(out);
-    out.extend_from_slice(b"\",\"seq\":");
-    uint(ev.seq, out);
-    out.extend_from_slice(b",\"host\":");
-    string(ev.host.as_bytes(), out);
-    out.extend_from_slice(b",\"source\":");
-    string(ev.source.as_str().as_bytes(), out);
-    out.extend_from_slice(b",\"type\":");
-    string(ev.kind.as_bytes(), out);
-    if let Some(n) = ev.lost {
-        out.extend_from_slice(b",\"lost\":");
-        uint(n, out);
-    }
-    if let Some(p) = &ev.process {
-        out.extend_from_slice(b",\"process\":{");
-        let mut first = true;
-        let mut key = |k: &str, out: &mut Vec<u8>| {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            string(k.as_bytes(), out);
-            out.push(b':');
-        };
-        for (k, v) in [("pid", p.pid), ("tid", p.tid), ("ppid", p.ppid)] {
-            if let Some(v) = v {
-                key(k, out);
-                uint(v as u64, out);
-            }
-        }
-        for (k, v) in [("comm", &p.comm), ("exe", &p.exe)] {
-            if let Some(v) = v {
-                key(k, out);
-                string(&v.0, out);
-            }
-        }
-        for (k, v) in [("uid", p.uid), ("gid", p.gid)] {
-            if let Some(v) = v {
-                key(k, out);
-                uint(v as u64, out);
-            }
-        }
-        if let Some(args) = &p.args {
-            key("args", out);
-            out.push(b'[');
-            for (i, a) in args.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                string(&a.0, out);
-            }
-            out.push(b']');
-        }
-        for (k, v) in &p.extra.0 {
-            key(k, out);
-            value(v, out);
-        }
-        out.push(b'}');
-    }
-    if let Some(f) = &ev.file {
-        out.extend_from_slice(b",\"file\":{\"path\":");
-        string(&f.path.0, out);
-        if let Some(t) = f.kind {
-            out.extend_from_slice(b",\"type\":");
-            string(t.as_bytes(), out);
-        }
-        for (k, v) in &f.extra.0 {
-            out.push(b',');
-            string(k.as_bytes(), out);
-            out.push(b':');
-            value(v, out);
-        }
-        out.push(b'}');
-    }
-    if let Some(n) = &ev.network {
-        network(n, out);
-    }
-    for (k, v) in &ev.extra.0 {
-        out.push(b',');
-        string(k.as_bytes(), out);
-        out.push(b':');
-        value(v, out);
-    }
-    out.push(b'}');
-}
-
 /// `,"network":{...}` as serde writes `Event::network`.
 pub fn network(n: &crate::event::Network, out: &mut Vec<u8>) {
     out.extend_from_slice(b",\"network\":{");
@@ -215,81 +125,6 @@ pub fn network(n: &crate::event::Network, out: &mut Vec<u8>) {
         value(v, out);
     }
     out.push(b'}');
-}
-
-/// Appends `n` in decimal.
-#[inline]
-pub fn uint(n: u64, out: &mut Vec<u8>) {
-    let mut b = itoa_buf();
-    put(out, fmt_u64(n, &mut b));
-}
-
-fn itoa_buf() -> [u8; 20] {
-    [0; 20]
-}
-
-fn fmt_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    // Two digits per division.
-    const PAIRS: &[u8; 200] = b"00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
-    let mut i = buf.len();
-    while n >= 100 {
-        let r = (n % 100) as usize * 2;
-        n /= 100;
-        i -= 2;
-        buf[i] = PAIRS[r];
-        buf[i + 1] = PAIRS[r + 1];
-    }
-    if n >= 10 {
-        let r = n as usize * 2;
-        i -= 2;
-        buf[i] = PAIRS[r];
-        buf[i + 1] = PAIRS[r + 1];
-    } else {
-        i -= 1;
-        buf[i] = b'0' + n as u8;
-    }
-    &buf[i..]
-}
-
-/// A `Value` as serde_json writes it.
-pub fn value(v: &crate::event::Value, out: &mut Vec<u8>) {
-    use crate::event::Value;
-    match v {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::U64(n) => uint(*n, out),
-        Value::I64(n) => {
-            if *n < 0 {
-                out.push(b'-');
-            }
-            uint(n.unsigned_abs(), out);
-        }
-        Value::Str(s) => string(s.as_bytes(), out),
-        Value::Bytes(b) => string(&b.0, out),
-        Value::List(items) => {
-            out.push(b'[');
-            for (i, x) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                value(x, out);
-            }
-            out.push(b']');
-        }
-        Value::Map(m) => {
-            out.push(b'{');
-            for (i, (k, x)) in m.0.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                string(k.as_bytes(), out);
-                out.push(b':');
-                value(x, out);
-            }
-            out.push(b'}');
-        }
-    }
 }
 
 #[cfg(test)]
