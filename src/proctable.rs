@@ -52,21 +52,15 @@ impl Entry {
     /// The pre-encoded members (built now if this entry changed since the last call).
     pub fn json(&mut self) -> &EntryJson {
         self.json.get_or_insert_with(|| {
-            use crate::encode::jstr::string;
+            use crate::encode::jstr::{string, string_list};
             let mut j = EntryJson::default();
             if let Some(x) = &self.exe {
                 j.exe.extend_from_slice(b",\"exe\":");
                 string(&x.0, &mut j.exe);
             }
             if let Some(args) = &self.args {
-                j.args.extend_from_slice(b",\"args\":[");
-                for (i, a) in args.iter().enumerate() {
-                    if i > 0 {
-                        j.args.push(b',');
-                    }
-                    string(&a.0, &mut j.args);
-                }
-                j.args.push(b']');
+                j.args.extend_from_slice(b",\"args\":");
+                string_list(args.iter().map(|a| &a.0[..]), &mut j.args);
             }
             j.eid.extend_from_slice(b",\"entity_id\":");
             string(self.eid.as_bytes(), &mut j.eid);

@@ -18,6 +18,18 @@ fn comm_of_self() -> String {
         .to_string()
 }
 
+/// letrace recording `fanotify:W` into a new directory (returned, to live as long as the
+/// recorder), once it has reported a write in W.
+fn recording(w: &std::path::Path) -> (tempfile::TempDir, Recorder) {
+    let out = tempfile::tempdir().unwrap();
+    let mut rec = Recorder::start(out.path(), &["-s", &format!("fanotify:{}", w.display())]);
+    let ready = w.join("ready");
+    rec.wait_for("/ready\"", || {
+        let _ = fs::write(&ready, b"x");
+    });
+    (out, rec)
+}
+
 #[test]
 fn fanotify_reports_every_event_under_path_with_process_and_nothing_else() {
     if !common::need_root() {
@@ -239,12 +251,7 @@ fn fanotify_places_deletes_in_a_tree_that_existed_before_and_is_gone_when_read()
             }
         }
     }
-    let out = tempfile::tempdir().unwrap();
-    let mut rec = Recorder::start(out.path(), &["-s", &format!("fanotify:{}", w.display())]);
-    let ready = w.join("ready");
-    rec.wait_for("/ready\"", || {
-        let _ = fs::write(&ready, b"x");
-    });
+    let (_out, mut rec) = recording(&w);
     // letrace reads nothing until the whole tree is gone: every directory handle in the
     // queue is stale by then, and only what letrace learnt at start-up can place them.
     rec.pause();
@@ -284,12 +291,7 @@ fn fanotify_process_gone_before_the_read_is_unknown_not_guessed() {
     let _lock = common::kernel_lock();
     let tmp = tempfile::tempdir().unwrap();
     let w = tmp.path().canonicalize().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let mut rec = Recorder::start(out.path(), &["-s", &format!("fanotify:{}", w.display())]);
-    let ready = w.join("ready");
-    rec.wait_for("/ready\"", || {
-        let _ = fs::write(&ready, b"x");
-    });
+    let (_out, mut rec) = recording(&w);
     // The toucher has exited (and its pid may be anyone's) by the time letrace reads.
     rec.pause();
     let f = w.join("touched");
@@ -324,12 +326,7 @@ fn fanotify_events_carry_args_parent_and_entity_id_and_follow_an_exec() {
     let _lock = common::kernel_lock();
     let tmp = tempfile::tempdir().unwrap();
     let w = tmp.path().canonicalize().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let mut rec = Recorder::start(out.path(), &["-s", &format!("fanotify:{}", w.display())]);
-    let ready = w.join("ready");
-    rec.wait_for("/ready\"", || {
-        let _ = fs::write(&ready, b"x");
-    });
+    let (out, mut rec) = recording(&w);
     // One pid, two programs: the second event must not carry the first program's args. The
     // exec waits until letrace has written the first event (a file outside the watched tree
     // says go), so the two are read in different batches however slow the machine.

@@ -17,6 +17,7 @@ use super::interp::{self, Ctx, Interp};
 use super::json::{string, uint};
 use super::names::{self, Name};
 use super::record::{self, Field, CWD, EXECVE, PATH, PROCTITLE, SOCKADDR, SYSCALL};
+use crate::encode::jstr::string_list;
 use crate::event::Network;
 
 /// A value of the summary, borrowed from the log where possible.
@@ -130,16 +131,7 @@ fn write_v(v: &V<'_>, out: &mut Vec<u8>) {
             }
             super::json::quoted_plain(&b[i..], out);
         }
-        V::Split(t) => {
-            out.push(b'[');
-            for (i, p) in t.split(|&c| c == 0).enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                string(p, out);
-            }
-            out.push(b']');
-        }
+        V::Split(t) => string_list(t.split(|&c| c == 0), out),
     }
 }
 
@@ -494,14 +486,7 @@ impl Builder {
             }
             if let Some((a, _)) = &args {
                 key(&mut first, b"\"args\":", out);
-                out.push(b'[');
-                for (i, x) in a.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    string(&x.0, out);
-                }
-                out.push(b']');
+                string_list(a.iter().map(|x| &x.0[..]), out);
             }
             write_members(&pextra, &mut first, out);
             out.push(b'}');
@@ -555,7 +540,7 @@ impl Builder {
         write_members(&summary, &mut not_first, out);
         if !keys.is_empty() {
             out.extend_from_slice(b",\"keys\":");
-            write_list(&keys, out);
+            string_list(keys.iter().map(|k| &k[..]), out);
         }
         if !paths.is_empty() {
             out.extend_from_slice(b",\"paths\":[");
@@ -610,17 +595,6 @@ pub(super) struct Bufs {
 fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
     v.clear();
     v.into_iter().filter_map(|_| None).collect()
-}
-
-fn write_list(items: &[Cow<'_, [u8]>], out: &mut Vec<u8>) {
-    out.push(b'[');
-    for (i, p) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        string(p, out);
-    }
-    out.push(b']');
 }
 
 /// `Timestamp::write_rfc3339`, with the date and time of day kept from the previous event

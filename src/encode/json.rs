@@ -145,14 +145,7 @@ fn process(p: &Process, out: &mut Vec<u8>) {
     }
     if let Some(args) = &p.args {
         o.key(b"args", out);
-        out.push(b'[');
-        for (i, a) in args.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            string(&a.0, out);
-        }
-        out.push(b']');
+        super::jstr::string_list(args.iter().map(|a| &a.0[..]), out);
     }
     o.close(&p.extra, out);
 }

@@ -17,6 +17,19 @@ static PLAIN: [bool; 256] = {
     t
 };
 
+/// Appends `["…","…"]`: each item as `string` writes it.
+#[inline]
+pub fn string_list<'a>(items: impl IntoIterator<Item = &'a [u8]>, out: &mut Vec<u8>) {
+    out.push(b'[');
+    for (i, x) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(x, out);
+    }
+    out.push(b']');
+}
+
 /// Appends `"…"`: `bytes` escaped by `crate::text::escape`, then as a JSON string.
 #[inline]
 pub fn string(bytes: &[u8], out: &mut Vec<u8>) {

@@ -223,15 +223,17 @@ impl QueueReceiver {
     /// Every event queued now, in order. For queues made by `queue` (no `Encoded` lines: a
     /// `queue_for(_, true)` consumer must take messages with `recv_timeout`).
     pub fn try_iter(&self) -> impl Iterator<Item = Event> + '_ {
-        std::iter::from_fn(move || self.rx.try_recv().ok())
-            .inspect(|m| {
-                debug_assert!(
-                    !matches!(m, Msg::Encoded(_)),
-                    "encoded lines: use recv_timeout"
-                );
-                self.gate.release(m.len())
-            })
-            .flat_map(Msg::into_events)
+        std::iter::from_fn(move || self.rx.try_recv().ok()).flat_map(|m| self.taken(m))
+    }
+
+    /// The events of a message taken by `try_iter` or `iter`, released from the count.
+    fn taken(&self, m: Msg) -> impl Iterator<Item = Event> {
+        debug_assert!(
+            !matches!(m, Msg::Encoded(_)),
+            "encoded lines: use recv_timeout"
+        );
+        self.gate.release(m.len());
+        m.into_events()
     }
 
     /// Hands a written batch back to the sources (see `Gate::spent`); bounded, the rest are
@@ -258,15 +260,7 @@ impl QueueReceiver {
 
     /// Every event until all senders have gone (as `try_iter`: not for encoded lines).
     pub fn iter(&self) -> impl Iterator<Item = Event> + '_ {
-        std::iter::from_fn(move || self.rx.recv().ok())
-            .inspect(|m| {
-                debug_assert!(
-                    !matches!(m, Msg::Encoded(_)),
-                    "encoded lines: use recv_timeout"
-                );
-                self.gate.release(m.len())
-            })
-            .flat_map(Msg::into_events)
+        std::iter::from_fn(move || self.rx.recv().ok()).flat_map(|m| self.taken(m))
     }
 }
 

@@ -18,6 +18,18 @@ const WORKLOAD_ENV: &str = "LETRACE_BPF_WORKLOAD";
 
 /// Not a test of its own: the entry point of the workload child that `all_38_families`
 /// starts (this test binary re-run with `LETRACE_BPF_WORKLOAD=dir`); a no-op otherwise.
+/// This test binary run again as the workload (`workload_child_entry` only).
+fn workload_child() -> Command {
+    let mut c = Command::new(std::env::current_exe().unwrap());
+    c.args([
+        "--exact",
+        "workload_child_entry",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    c
+}
+
 #[test]
 fn workload_child_entry() {
     if let Ok(dir) = std::env::var(WORKLOAD_ENV) {
@@ -80,13 +92,7 @@ fn compat_syscalls_are_not_misread_as_64_bit_ones() {
     std::fs::write(&marker, b"").unwrap();
     let mut rec = Recorder::start(&dir, "bpf:FILE_STAT", &[]);
     rec.wait_ready(&dir);
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "workload_child_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let child = workload_child()
         .env(COMPAT_ENV, &marker)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -146,13 +152,7 @@ fn tiny_ring_buffer_loss_adds_up() {
     );
     rec.wait_ready(&dir);
     const N: u64 = 50_000;
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "workload_child_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let child = workload_child()
         .env(STORM_ENV, N.to_string())
         .stdout(Stdio::null())
         .spawn()
@@ -298,13 +298,7 @@ fn all_38_families() {
     std::fs::create_dir(&work).unwrap();
     let mut rec = Recorder::start(&dir, "bpf:all", &["--bpf-ringbuf-size", "64M"]);
     rec.wait_ready(&dir);
-    let st = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "workload_child_entry",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+    let st = workload_child()
         .env(WORKLOAD_ENV, &work)
         .stdout(Stdio::null())
         .status()

@@ -85,13 +85,7 @@ fn one_line(s: String) -> String {
 }
 
 fn attach_btf(ebpf: &mut Ebpf, btf: &Btf, prog: &str, tp: &str) -> Result<(), String> {
-    let p: &mut BtfTracePoint = ebpf
-        .program_mut(prog)
-        .ok_or_else(|| format!("program {prog} missing from the object"))?
-        .try_into()
-        .map_err(|e| err_chain(&e))?;
-    p.load(tp, btf)
-        .map_err(|e| one_line(format!("tp_btf/{tp}: load: {}", err_chain(&e))))?;
+    let p = loaded_btf(ebpf, btf, prog, tp, &format!("tp_btf/{tp}"))?;
     p.attach()
         .map_err(|e| format!("tp_btf/{tp}: attach: {}", err_chain(&e)))?;
     Ok(())
@@ -203,15 +197,27 @@ fn attach_syscalls(
     }
 }
 
-/// Loads a tp_btf program for `tp` without attaching it (a tail-call target).
-fn load_btf(ebpf: &mut Ebpf, btf: &Btf, prog: &str, tp: &str) -> Result<ProgramFd, String> {
+/// The tp_btf program `prog`, loaded for `tp`; load errors start with `what`.
+fn loaded_btf<'a>(
+    ebpf: &'a mut Ebpf,
+    btf: &Btf,
+    prog: &str,
+    tp: &str,
+    what: &str,
+) -> Result<&'a mut BtfTracePoint, String> {
     let p: &mut BtfTracePoint = ebpf
         .program_mut(prog)
         .ok_or_else(|| format!("program {prog} missing from the object"))?
         .try_into()
         .map_err(|e| err_chain(&e))?;
     p.load(tp, btf)
-        .map_err(|e| one_line(format!("{prog}: load: {}", err_chain(&e))))?;
+        .map_err(|e| one_line(format!("{what}: load: {}", err_chain(&e))))?;
+    Ok(p)
+}
+
+/// Loads a tp_btf program for `tp` without attaching it (a tail-call target).
+fn load_btf(ebpf: &mut Ebpf, btf: &Btf, prog: &str, tp: &str) -> Result<ProgramFd, String> {
+    let p = loaded_btf(ebpf, btf, prog, tp, prog)?;
     p.fd()
         .and_then(|fd| fd.try_clone().map_err(Into::into))
         .map_err(|e| format!("{prog}: {}", err_chain(&e)))
