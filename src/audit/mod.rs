@@ -11,6 +11,7 @@ pub mod coalesce;
 mod decoders;
 pub mod event;
 mod fast;
+mod frags;
 pub mod interp;
 pub mod json;
 mod lines;
@@ -18,6 +19,7 @@ mod names;
 pub mod parse;
 pub mod plugin;
 pub mod record;
+mod summary;
 mod sysargs;
 pub mod tables;
 
