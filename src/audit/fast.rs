@@ -120,7 +120,7 @@ impl Builder {
         }
         out.extend_from_slice(b",\"source\":\"audit\",\"type\":");
         string(kind.as_deref().unwrap_or("UNKNOWN").as_bytes(), out);
-        sum.write(&raw, &records, &mut bufs.sum, out);
+        sum.write(&raw, &records, out);
         self.records = records;
         bufs.enriched = reuse(enriched);
         self.bufs = bufs;

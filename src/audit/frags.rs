@@ -190,10 +190,11 @@ pub(super) fn dec32(raw: &[u8], out: &mut Vec<u8>) -> bool {
 }
 
 /// Appends `int(raw)` as the encoder writes an `i64`; false when it is not one.
+#[inline]
 pub(super) fn exit_value(raw: &[u8], out: &mut Vec<u8>) -> bool {
-    // Up to 18 digits always fit; "-0" is written "0".
+    // Up to 16 digits always fit, and are copied when canonical; "-0" is written "0".
     let digits = raw.strip_prefix(b"-").unwrap_or(raw);
-    if digits.len() <= 18 && canonical(digits, U64_MAX) && digits != b"0" || raw == b"0" {
+    if short_canonical(digits, U64_MAX) && (digits != b"0" || raw.len() == 1) {
         put(out, raw);
         return true;
     }
@@ -351,7 +352,16 @@ pub(super) fn write_time(cache: &mut (u64, [u8; 30]), sec: u64, nanos: u32, out:
     if sec > MAX {
         return ts(nanos).write_rfc3339(out);
     }
-    // A filled cache starts with a digit, never 0.
+    // A filled cache starts with a digit, never 0. A new second of the cached day only
+    // changes the time of day.
+    if cache.0 != sec && cache.1[0] != 0 && cache.0 / 86_400 == sec / 86_400 {
+        let sod = sec % 86_400;
+        for (at, v) in [(11, sod / 3600), (14, sod / 60 % 60), (17, sod % 60)] {
+            cache.1[at] = b'0' + (v / 10) as u8;
+            cache.1[at + 1] = b'0' + (v % 10) as u8;
+        }
+        cache.0 = sec;
+    }
     if cache.0 != sec || cache.1[0] == 0 {
         let mut v = Vec::with_capacity(30);
         ts(0).write_rfc3339(&mut v);
@@ -519,6 +529,12 @@ mod tests {
             (1_700_000_000, 123_000_000),
             (1_700_000_000, 999_999_999),
             (1_700_000_001, 1),
+            (1_700_003_661, 2),
+            (1_700_003_660, 3),
+            (1_700_006_399, 4),
+            (1_700_006_400, 5),
+            (1_700_006_401, 6),
+            (1_700_092_799, 7),
             (253_402_300_799, 7),
             (253_402_300_800, 7),
             (u64::MAX, 1_500_000_000),

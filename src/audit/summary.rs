@@ -57,12 +57,11 @@ const G_ANY: u8 = 64;
 /// their own branches: they are most of what the summary sees.
 const NUM_PROC: u8 = 0;
 const NUM_PATH: u8 = 1;
-/// pid, ppid, uid, gid: `Sum::slots[slot]`.
+/// pid, ppid, uid, gid: `SumBufs::slots[slot]`; comm, exe, syscall: STR_FIXED.
 const NUM_FIXED: u8 = 2;
 const STR_FIXED: u8 = 3;
 const PATH_OTHER: u8 = 4;
 const TTY: u8 = 5;
-const SYSCALL_NAME: u8 = 6;
 const SUCCESS: u8 = 7;
 const EXIT: u8 = 8;
 const CWD_PATH: u8 = 9;
@@ -149,7 +148,7 @@ static OPS: [Op; 256] = {
         i += 1;
     }
     t[Name::Tty as usize] = op(G_PROC, TTY, K::Tty, 0);
-    t[Name::Syscall as usize] = op(G_SYS, SYSCALL_NAME, K::Auid, SLOT_SYSCALL as u8);
+    t[Name::Syscall as usize] = op(G_SYS, STR_FIXED, K::Auid, SLOT_SYSCALL as u8);
     t[Name::Success as usize] = op(G_SYS, SUCCESS, K::Success, 0);
     t[Name::Exit as usize] = op(G_SYS, EXIT, K::Exit, 0);
     t[Name::Cwd as usize] = op(G_CWD, CWD_PATH, K::Auid, 0);
@@ -179,13 +178,10 @@ fn groups(rtype: u32) -> u8 {
         }
 }
 
-/// What the summary collects from the records, mostly as JSON already.
+/// The summary's JSON being built, kept between events for its allocations (`Sum::new`
+/// empties it).
 #[derive(Default)]
-pub(super) struct Sum<'a> {
-    pub(super) has_process: bool,
-    /// The type of the record `groups` is for.
-    rtype: u32,
-    groups: u8,
+pub(super) struct SumBufs {
     /// `,"pid":…`, ppid, comm, exe, uid, gid and `,"syscall":…`, each the last one written
     /// to `fixed` (start == end: none).
     fixed: Vec<u8>,
@@ -200,6 +196,17 @@ pub(super) struct Sum<'a> {
     keys: Vec<u8>,
     /// `audit.paths`'s objects, `{…},{…}`.
     paths: Frags,
+    pathsums: Vec<PathSum<'static>>,
+    execve: Vec<ExecveField<'static>>,
+}
+
+/// What the summary collects from the records, mostly as JSON already (in `w`).
+pub(super) struct Sum<'a, 'b> {
+    pub(super) has_process: bool,
+    /// The type of the record `groups` is for.
+    rtype: u32,
+    groups: u8,
+    w: &'b mut SumBufs,
     pathsums: Vec<PathSum<'a>>,
     primary: Option<(usize, bool)>,
     /// EXECVE's fields (name, raw), for `process.args`.
@@ -208,50 +215,27 @@ pub(super) struct Sum<'a> {
     network: Option<Network>,
 }
 
-/// The summary's allocations, kept between events (empty: nothing borrowed).
-#[derive(Default)]
-pub(super) struct SumBufs {
-    fixed: Vec<u8>,
-    pextra: Frags,
-    audit: Frags,
-    keys: Vec<u8>,
-    paths: Frags,
-    pathsums: Vec<PathSum<'static>>,
-    execve: Vec<ExecveField<'static>>,
-}
-
-impl<'a> Sum<'a> {
-    /// A summary reusing `b`'s allocations.
-    pub(super) fn new(b: &mut SumBufs) -> Self {
-        let b = std::mem::take(b);
+impl<'a, 'b> Sum<'a, 'b> {
+    /// A summary building its JSON in `w` (emptied first).
+    pub(super) fn new(w: &'b mut SumBufs) -> Self {
+        w.fixed.clear();
+        w.slots = [(0, 0); 7];
+        w.pextra.clear();
+        w.pobj = Obj::default();
+        w.audit.clear();
+        w.aobj = Obj::default();
+        w.keys.clear();
+        w.paths.clear();
         Sum {
-            fixed: b.fixed,
-            pextra: b.pextra,
-            audit: b.audit,
-            keys: b.keys,
-            paths: b.paths,
-            pathsums: super::fast::reuse(b.pathsums),
-            execve: super::fast::reuse(b.execve),
+            has_process: false,
             rtype: u32::MAX,
-            ..Sum::default()
-        }
-    }
-
-    /// Gives the allocations back, emptied.
-    fn into_bufs(mut self) -> SumBufs {
-        self.fixed.clear();
-        self.pextra.clear();
-        self.audit.clear();
-        self.keys.clear();
-        self.paths.clear();
-        SumBufs {
-            fixed: self.fixed,
-            pextra: self.pextra,
-            audit: self.audit,
-            keys: self.keys,
-            paths: self.paths,
-            pathsums: super::fast::reuse(self.pathsums),
-            execve: super::fast::reuse(self.execve),
+            groups: 0,
+            pathsums: super::fast::reuse(std::mem::take(&mut w.pathsums)),
+            execve: super::fast::reuse(std::mem::take(&mut w.execve)),
+            w,
+            primary: None,
+            cwd: None,
+            network: None,
         }
     }
 
@@ -262,11 +246,11 @@ impl<'a> Sum<'a> {
             return None;
         }
         if !self.pathsums.is_empty() {
-            self.paths.buf.push(b',');
+            self.w.paths.buf.push(b',');
         }
         Some(PathSum {
-            obj: self.paths.obj(),
-            start: self.paths.buf.len(),
+            obj: self.w.paths.obj(),
+            start: self.w.paths.buf.len(),
             last: 0,
             name: None,
             mode: None,
@@ -279,12 +263,12 @@ impl<'a> Sum<'a> {
     pub(super) fn path_end(&mut self, path: Option<PathSum<'a>>) {
         let Some(mut p) = path else { return };
         // The first member's comma opens the object.
-        match self.paths.buf.get_mut(p.start) {
+        match self.w.paths.buf.get_mut(p.start) {
             Some(c) => *c = b'{',
-            None => self.paths.buf.push(b'{'),
+            None => self.w.paths.buf.push(b'{'),
         }
-        self.paths.buf.push(b'}');
-        p.last = self.paths.spans.len();
+        self.w.paths.buf.push(b'}');
+        p.last = self.w.paths.spans.len();
         if p.name.is_some() && self.primary.is_none_or(|(_, parent)| parent || !p.parent) {
             self.primary = Some((self.pathsums.len(), p.parent));
         }
@@ -316,26 +300,33 @@ impl<'a> Sum<'a> {
         }
         if op.kind == NUM_PROC {
             self.has_process = true;
-            let at = self.pextra.buf.len();
-            if num_member(&mut self.pextra.buf, op.k.lit(), f.raw, U64_MAX) {
-                self.pextra.commit(&mut self.pobj, op.k, at);
+            let at = self.w.pextra.buf.len();
+            if num_member(&mut self.w.pextra.buf, op.k.lit(), f.raw, U64_MAX) {
+                self.w.pextra.commit(&mut self.w.pobj, op.k, at);
             }
         } else if op.kind == NUM_PATH {
             if let Some(p) = path.as_mut() {
-                let at = self.paths.buf.len();
-                if num_member(&mut self.paths.buf, op.k.lit(), f.raw, U64_MAX) {
-                    self.paths.commit(&mut p.obj, op.k, at);
+                let at = self.w.paths.buf.len();
+                if num_member(&mut self.w.paths.buf, op.k.lit(), f.raw, U64_MAX) {
+                    self.w.paths.commit(&mut p.obj, op.k, at);
                 }
             }
         } else if op.kind == NUM_FIXED {
             self.has_process = true;
-            let at = self.fixed.len();
+            let at = self.w.fixed.len();
             let i = op.slot as usize;
-            self.slots[i] = if num_member(&mut self.fixed, FIXED_LITS[i], f.raw, U32_MAX) {
-                (at as u32, self.fixed.len() as u32)
+            self.w.slots[i] = if num_member(&mut self.w.fixed, FIXED_LITS[i], f.raw, U32_MAX) {
+                (at as u32, self.w.fixed.len() as u32)
             } else {
                 (0, 0)
             };
+        } else if op.kind == STR_FIXED {
+            let i = op.slot as usize;
+            self.has_process |= i != SLOT_SYSCALL;
+            let at = self.w.fixed.len();
+            put(&mut self.w.fixed, FIXED_LITS[i]);
+            string(f.value, &mut self.w.fixed);
+            self.w.slots[i] = (at as u32, self.w.fixed.len() as u32);
         } else {
             self.other(op, f, path, keep);
         }
@@ -350,14 +341,6 @@ impl<'a> Sum<'a> {
         keep: &Keep,
     ) {
         match op.kind {
-            STR_FIXED | SYSCALL_NAME => {
-                self.has_process |= op.kind == STR_FIXED;
-                let i = op.slot as usize;
-                let at = self.fixed.len();
-                put(&mut self.fixed, FIXED_LITS[i]);
-                string(f.value, &mut self.fixed);
-                self.slots[i] = (at as u32, self.fixed.len() as u32);
-            }
             PATH_OTHER => {
                 if let Some(p) = path.as_mut() {
                     self.path_add(p, op.k, f, keep);
@@ -365,24 +348,24 @@ impl<'a> Sum<'a> {
             }
             TTY => {
                 self.has_process = true;
-                let at = self.pextra.key(K::Tty);
-                string(f.raw, &mut self.pextra.buf);
-                self.pextra.commit(&mut self.pobj, K::Tty, at);
+                let at = self.w.pextra.key(K::Tty);
+                string(f.raw, &mut self.w.pextra.buf);
+                self.w.pextra.commit(&mut self.w.pobj, K::Tty, at);
             }
             SUCCESS => {
-                let at = self.audit.key(K::Success);
+                let at = self.w.audit.key(K::Success);
                 put(
-                    &mut self.audit.buf,
+                    &mut self.w.audit.buf,
                     if f.raw == b"yes" { b"true" } else { b"false" },
                 );
-                self.audit.commit(&mut self.aobj, K::Success, at);
+                self.w.audit.commit(&mut self.w.aobj, K::Success, at);
             }
             EXIT => {
-                let at = self.audit.key(K::Exit);
-                if exit_value(f.raw, &mut self.audit.buf) {
-                    self.audit.commit(&mut self.aobj, K::Exit, at);
+                let at = self.w.audit.key(K::Exit);
+                if exit_value(f.raw, &mut self.w.audit.buf) {
+                    self.w.audit.commit(&mut self.w.aobj, K::Exit, at);
                 } else {
-                    self.audit.cancel(at);
+                    self.w.audit.cancel(at);
                 }
             }
             // `decoded`, borrowed when the path is quoted (nearly always).
@@ -394,16 +377,16 @@ impl<'a> Sum<'a> {
                 })
             }
             TITLE => {
-                let at = self.pextra.key(K::Proctitle);
+                let at = self.w.pextra.key(K::Proctitle);
                 let t = interp::escaped(f.raw);
                 let t = t.as_deref().unwrap_or(f.raw);
-                string_list(t.split(|&c| c == 0), &mut self.pextra.buf);
-                self.pextra.commit(&mut self.pobj, K::Proctitle, at);
+                string_list(t.split(|&c| c == 0), &mut self.w.pextra.buf);
+                self.w.pextra.commit(&mut self.w.pobj, K::Proctitle, at);
             }
             SADDR => self.network = sockaddr(f.raw),
             KEY if f.raw != b"(null)" => {
-                self.keys.push(b',');
-                string(f.value, &mut self.keys);
+                self.w.keys.push(b',');
+                string(f.value, &mut self.w.keys);
             }
             _ => {}
         }
@@ -417,7 +400,7 @@ impl<'a> Sum<'a> {
         f: &F<'r, '_>,
         keep: &Keep,
     ) {
-        let fr = &mut self.paths;
+        let fr = &mut self.w.paths;
         let at = fr.key(k);
         let ok = match k {
             K::Name => {
@@ -462,16 +445,15 @@ impl<'a> Sum<'a> {
         mut self,
         raw: &super::coalesce::EventRef<'_>,
         records: &[u8],
-        bufs: &mut SumBufs,
         out: &mut Vec<u8>,
     ) {
         let network = self.network.take();
         let args = ArgsOut::new(&self.execve);
         let s = &self;
-        let slot = |i: usize| &s.fixed[s.slots[i].0 as usize..s.slots[i].1 as usize];
+        let slot = |i: usize| &s.w.fixed[s.w.slots[i].0 as usize..s.w.slots[i].1 as usize];
         if self.has_process
             || !matches!(args, ArgsOut::None)
-            || !self.pextra.buf.is_empty()
+            || !self.w.pextra.buf.is_empty()
             || self.cwd.is_some()
         {
             out.extend_from_slice(b",\"process\":");
@@ -480,7 +462,7 @@ impl<'a> Sum<'a> {
                 put(out, slot(i));
             }
             let missing = args.write(&self.execve, out);
-            out.extend_from_slice(&self.pextra.buf);
+            out.extend_from_slice(&self.w.pextra.buf);
             if missing > 0 {
                 out.extend_from_slice(b",\"args_missing\":");
                 uint(missing, out);
@@ -518,7 +500,7 @@ impl<'a> Sum<'a> {
             }
             for k in [K::Inode, K::Dev, K::Mode, K::Uid, K::Gid] {
                 // The object's first member starts with `{`, not `,`.
-                if let Some(m) = self.paths.get(p.obj.first, p.last, k) {
+                if let Some(m) = self.w.paths.get(p.obj.first, p.last, k) {
                     out.push(b',');
                     put(out, &m[1..]);
                 }
@@ -539,17 +521,17 @@ impl<'a> Sum<'a> {
             string(n, out);
         }
         put(out, slot(SLOT_SYSCALL));
-        out.extend_from_slice(&self.audit.buf);
-        if !self.keys.is_empty() {
+        out.extend_from_slice(&self.w.audit.buf);
+        if !self.w.keys.is_empty() {
             out.extend_from_slice(b",\"keys\":");
             let mark = out.len();
-            out.extend_from_slice(&self.keys);
+            out.extend_from_slice(&self.w.keys);
             out[mark] = b'[';
             out.push(b']');
         }
         if !self.pathsums.is_empty() {
             out.extend_from_slice(b",\"paths\":[");
-            out.extend_from_slice(&self.paths.buf);
+            out.extend_from_slice(&self.w.paths.buf);
             out.push(b']');
         }
         if raw.timed_out {
@@ -558,7 +540,8 @@ impl<'a> Sum<'a> {
         out.extend_from_slice(b",\"records\":[");
         out.extend_from_slice(records);
         out.extend_from_slice(b"]}}\n");
-        *bufs = self.into_bufs();
+        self.w.pathsums = super::fast::reuse(self.pathsums);
+        self.w.execve = super::fast::reuse(self.execve);
     }
 }
 
