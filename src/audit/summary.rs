@@ -17,8 +17,8 @@ use super::record::{CWD, EXECVE, PATH, PROCTITLE, SOCKADDR, SYSCALL};
 use crate::encode::jstr::string_list;
 use crate::event::Network;
 
-/// An EXECVE field, (name, raw).
-type ExecveField<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+/// An EXECVE field `Args` reads: (what its name says, name, raw).
+type ExecveField<'a> = (ArgName, Cow<'a, [u8]>, Cow<'a, [u8]>);
 
 /// One PATH record's place in `Sum::paths` and what `file` needs of it.
 pub(super) struct PathSum<'a> {
@@ -55,19 +55,25 @@ const G_ANY: u8 = 64;
 
 /// What the summary does with a field (`Op::kind`). The numbers come first and get
 /// their own branches: they are most of what the summary sees.
-const NUM_PROC: u8 = 0;
-const NUM_PATH: u8 = 1;
+///
+/// The first three are bits, tested one at a time: compared as values, the tests became a
+/// jump table whose target changes nearly every field (an indirect mispredict each time).
+const NUMBER: u8 = 0x80;
+const FIXED_NUMBER: u8 = 0x40;
+const FIXED_STRING: u8 = 0x20;
+const NUM_PROC: u8 = NUMBER;
+const NUM_PATH: u8 = NUMBER | 1;
 /// pid, ppid, uid, gid: `SumBufs::slots[slot]`; comm, exe, syscall: STR_FIXED.
-const NUM_FIXED: u8 = 2;
-const STR_FIXED: u8 = 3;
-const PATH_OTHER: u8 = 4;
-const TTY: u8 = 5;
-const SUCCESS: u8 = 7;
-const EXIT: u8 = 8;
-const CWD_PATH: u8 = 9;
-const TITLE: u8 = 10;
-const SADDR: u8 = 11;
-const KEY: u8 = 12;
+const NUM_FIXED: u8 = FIXED_NUMBER;
+const STR_FIXED: u8 = FIXED_STRING;
+const PATH_OTHER: u8 = 1;
+const TTY: u8 = 2;
+const SUCCESS: u8 = 3;
+const EXIT: u8 = 4;
+const CWD_PATH: u8 = 5;
+const TITLE: u8 = 6;
+const SADDR: u8 = 7;
+const KEY: u8 = 8;
 
 #[derive(Clone, Copy)]
 struct Op {
@@ -284,7 +290,10 @@ impl<'a, 'b> Sum<'a, 'b> {
         keep: &Keep,
     ) {
         if f.rtype == EXECVE {
-            self.execve.push((keep(f.name), keep(f.raw)));
+            let a = arg_name(f.name);
+            if a != ArgName::Ignored {
+                self.execve.push((a, keep(f.name), keep(f.raw)));
+            }
         }
         let op = OPS.get(f.id as usize).copied().unwrap_or(NONE);
         if op.g == 0 {
@@ -298,20 +307,21 @@ impl<'a, 'b> Sum<'a, 'b> {
         if op.g & g == 0 {
             return;
         }
-        if op.kind == NUM_PROC {
-            self.has_process = true;
-            let at = self.w.pextra.buf.len();
-            if num_member(&mut self.w.pextra.buf, op.k.lit(), f.raw, U64_MAX) {
-                self.w.pextra.commit(&mut self.w.pobj, op.k, at);
-            }
-        } else if op.kind == NUM_PATH {
-            if let Some(p) = path.as_mut() {
-                let at = self.w.paths.buf.len();
-                if num_member(&mut self.w.paths.buf, op.k.lit(), f.raw, U64_MAX) {
-                    self.w.paths.commit(&mut p.obj, op.k, at);
+        if op.kind & NUMBER != 0 {
+            let (fr, o) = if op.kind == NUM_PROC {
+                self.has_process = true;
+                (&mut self.w.pextra, &mut self.w.pobj)
+            } else {
+                match path.as_mut() {
+                    Some(p) => (&mut self.w.paths, &mut p.obj),
+                    None => return,
                 }
+            };
+            let at = fr.buf.len();
+            if num_member(&mut fr.buf, op.k.lit(), f.raw, U64_MAX) {
+                fr.commit(o, op.k, at);
             }
-        } else if op.kind == NUM_FIXED {
+        } else if op.kind & FIXED_NUMBER != 0 {
             self.has_process = true;
             let at = self.w.fixed.len();
             let i = op.slot as usize;
@@ -320,7 +330,7 @@ impl<'a, 'b> Sum<'a, 'b> {
             } else {
                 (0, 0)
             };
-        } else if op.kind == STR_FIXED {
+        } else if op.kind & FIXED_STRING != 0 {
             let i = op.slot as usize;
             self.has_process |= i != SLOT_SYSCALL;
             let at = self.w.fixed.len();
@@ -546,7 +556,8 @@ impl<'a, 'b> Sum<'a, 'b> {
 }
 
 /// An EXECVE field's name as `Args::add` reads it.
-enum ArgName {
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum ArgName {
     Argc,
     /// `aN`: the whole argument N.
     Whole(u64),
@@ -584,14 +595,15 @@ impl ArgsOut {
     fn new(execve: &[ExecveField<'_>]) -> ArgsOut {
         let mut next = 0;
         let mut argc = None;
-        for (name, raw) in execve {
-            match arg_name(name) {
+        for (a, _, raw) in execve {
+            match *a {
                 ArgName::Argc => argc = argc.or(num(raw)),
                 ArgName::Whole(i) if i == next => next += 1,
                 ArgName::Ignored => {}
                 _ => {
+                    // `Args` ignores the fields `arg_name` calls ignored: they are not kept.
                     let mut a = Args::default();
-                    for (name, raw) in execve {
+                    for (_, name, raw) in execve {
                         a.add(name, raw);
                     }
                     return match a.finish() {
@@ -621,8 +633,8 @@ impl ArgsOut {
             &ArgsOut::InOrder(k, argc) => {
                 out.extend_from_slice(b",\"args\":");
                 let mark = out.len();
-                for (name, raw) in execve {
-                    if let ArgName::Whole(_) = arg_name(name) {
+                for (a, _, raw) in execve {
+                    if let ArgName::Whole(_) = a {
                         out.push(b',');
                         match interp::escaped(raw) {
                             Some(d) => string(&d, out),
@@ -691,14 +703,17 @@ mod tests {
             ],
         ];
         for case in cases {
+            let mut a = Args::default();
+            for (n, r) in case.iter() {
+                a.add(n.as_bytes(), r.as_bytes());
+            }
+            // As `Sum::field` keeps them.
             let execve: Vec<ExecveField> = case
                 .iter()
-                .map(|(n, r)| (Cow::Borrowed(n.as_bytes()), Cow::Borrowed(r.as_bytes())))
+                .map(|(n, r)| (arg_name(n.as_bytes()), n.as_bytes(), r.as_bytes()))
+                .filter(|(a, _, _)| *a != ArgName::Ignored)
+                .map(|(a, n, r)| (a, Cow::Borrowed(n), Cow::Borrowed(r)))
                 .collect();
-            let mut a = Args::default();
-            for (n, r) in &execve {
-                a.add(n, r);
-            }
             let mut want = Vec::new();
             let want_missing = match a.finish() {
                 Some((args, missing)) => {
