@@ -18,6 +18,7 @@ mod names;
 pub mod parse;
 pub mod plugin;
 pub mod record;
+mod shapes;
 mod sysargs;
 pub mod tables;
 
