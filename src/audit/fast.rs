@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use super::coalesce::EventRef;
 use super::event::{decoded, file_type, num, sockaddr, Args, Builder, JsonSink, RecordSink};
-use super::interp::{self, Ctx, CtxTrack, Interp};
+use super::interp::{self, Ctx, CtxTrack, Interp, Kind};
 use super::json::{string, uint};
 use super::names::{self, Name};
 use super::record::{self, Field, CWD, EXECVE, PATH, PROCTITLE, SOCKADDR, SYSCALL};
@@ -327,6 +327,7 @@ impl<'a> One<'_, 'a> {
         &self,
         ctx: &Ctx,
         id: Name,
+        kind: Kind,
         f: Field<'a>,
         pre: Option<(&[u8; 24], usize)>,
         only_ctx: bool,
@@ -340,7 +341,8 @@ impl<'a> One<'_, 'a> {
             // The common case: the value is a slice of the log, and so is what the
             // summary keeps of it.
             Cow::Borrowed(r) => {
-                let it = interp::interpret_in(ctx, id, f.name, r, self.enriched, scratch);
+                let it =
+                    interp::interpret_kind_in(ctx, kind, id, f.name, r, self.enriched, scratch);
                 let (value, value_at): (&[u8], _) = match it {
                     Interp::Same => (r, Some(r)),
                     Interp::At(v) => (v, Some(v)),
@@ -364,7 +366,8 @@ impl<'a> One<'_, 'a> {
                 }
             }
             Cow::Owned(o) => {
-                let it = interp::interpret_in(ctx, id, f.name, &o, self.enriched, scratch);
+                let it =
+                    interp::interpret_kind_in(ctx, kind, id, f.name, &o, self.enriched, scratch);
                 let value: &[u8] = match it {
                     Interp::Same => &o,
                     Interp::At(v) => v,
@@ -455,20 +458,18 @@ impl Builder {
                 let mut i = 0;
                 loop {
                     // The usual name at this place (see `shapes`), else the general rules.
-                    let hit = shape.get(i).and_then(|w| {
-                        w.iter().filter(|s| s.nlen != 0).find_map(|s| {
-                            let nlen = s.nlen as usize;
-                            let (name, raw) = fields.next_if(s.pat, s.mask, nlen, s.is_key)?;
-                            Some((s, name, raw))
-                        })
-                    });
-                    let (f, id, pre) = match hit {
+                    let hit = shape
+                        .get(i)
+                        .and_then(|w| w.iter().find_map(|s| shapes::take(&mut fields, s)));
+                    let (f, id, kind, pre) = match hit {
                         Some((s, name, raw)) => (
                             Field {
                                 name,
                                 raw: Cow::Borrowed(raw),
                             },
                             s.id,
+                            s.kind
+                                .unwrap_or_else(|| interp::kind_of(h.rtype, s.id, name, raw)),
                             Some((&s.prefix, s.plen as usize)),
                         ),
                         None => {
@@ -476,8 +477,9 @@ impl Builder {
                                 break;
                             };
                             let id = names::classify(f.name);
-                            shapes::learn(shape, i, f.name, id, fields.simple);
-                            (f, id, None)
+                            shapes::learn(shape, h.rtype, i, f.name, id, fields.simple);
+                            let kind = interp::kind_of(h.rtype, id, f.name, &f.raw);
+                            (f, id, kind, None)
                         }
                     };
                     i += 1;
@@ -485,6 +487,7 @@ impl Builder {
                     one.field(
                         &track.ctx,
                         id,
+                        kind,
                         f,
                         pre,
                         only_ctx,

@@ -303,8 +303,24 @@ pub(super) fn interpret_in<'a>(
     enriched: &[record::Enriched<'a>],
     buf: &mut Vec<u8>,
 ) -> Interp<'a> {
+    let kind = kind_of(ctx.rtype, id, name, raw);
+    interpret_kind_in(ctx, kind, id, name, raw, enriched, buf)
+}
+
+/// `interpret_in` for a field whose kind is known (`kind == kind_of(ctx.rtype, id, name,
+/// raw)`, see `shapes::Slot::kind`).
+#[inline(always)]
+pub(super) fn interpret_kind_in<'a>(
+    ctx: &Ctx,
+    kind: Kind,
+    id: Name,
+    name: &[u8],
+    raw: &'a [u8],
+    enriched: &[record::Enriched<'a>],
+    buf: &mut Vec<u8>,
+) -> Interp<'a> {
     if enriched.is_empty() {
-        match kind_of(ctx.rtype, id, name, raw) {
+        match kind {
             Kind::Plain => return Interp::Same,
             Kind::Uid | Kind::Gid | Kind::Session => {
                 return match id_unset(raw) {
@@ -334,6 +350,23 @@ pub(super) fn interpret_in<'a>(
                 Ok(None) => return Interp::Same,
                 Err(()) => {}
             },
+            // Four per syscall record, nearly always `0x` + raw: `interpret_full`'s answer
+            // without its call.
+            Kind::A0 | Kind::A1 | Kind::A2 | Kind::A3 => {
+                buf.clear();
+                return match syscall_arg(ctx, kind, raw) {
+                    // Longer than `raw`: never the same.
+                    Arg::Hex => {
+                        hex_arg(raw, buf);
+                        Interp::Buf
+                    }
+                    Arg::Text(t) => match cow_in(t, buf) {
+                        Interp::At(v) if v == raw => Interp::Same,
+                        Interp::Buf if buf[..] == *raw => Interp::Same,
+                        o => o,
+                    },
+                };
+            }
             _ => {}
         }
     }
@@ -435,6 +468,9 @@ fn cow_in<'a>(c: Option<Cow<'a, [u8]>>, buf: &mut Vec<u8>) -> Interp<'a> {
 /// `0x` + raw (lossy for bytes that are not UTF-8, as `format!` would print them).
 fn hex_arg(raw: &[u8], buf: &mut Vec<u8>) {
     buf.extend_from_slice(b"0x");
+    if raw.is_ascii() {
+        return buf.extend_from_slice(raw);
+    }
     match std::str::from_utf8(raw) {
         Ok(_) => buf.extend_from_slice(raw),
         Err(_) => buf.extend_from_slice(lossy(raw).as_bytes()),

@@ -275,7 +275,17 @@ pub struct Field<'a> {
     pub raw: Cow<'a, [u8]>,
 }
 
-fn trim_value(mut v: &[u8]) -> &[u8] {
+/// `v` without one trailing `:`, `,`, `'` and `)` (see the module doc).
+#[inline(always)]
+fn trim_value(v: &[u8]) -> &[u8] {
+    // Nearly every value ends with none of them.
+    match v.last() {
+        Some(b':' | b',' | b'\'' | b')') => trim_tail(v),
+        _ => v,
+    }
+}
+
+fn trim_tail(mut v: &[u8]) -> &[u8] {
     for c in [b':', b',', b'\''] {
         if let [head @ .., last] = v {
             if *last == c {

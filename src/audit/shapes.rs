@@ -5,7 +5,9 @@
 //! JSON prefix is kept with it). A token that does not match takes the general path, whose
 //! field then replaces the prediction for the next record.
 
+use super::interp::{kind_of, Kind};
 use super::names::Name;
+use super::record::Fields;
 use crate::encode::jstr::plain;
 
 /// One predicted field: its name followed by `=`, packed as the first bytes of the token
@@ -19,6 +21,8 @@ pub(super) struct Slot {
     /// `key=`: hex values split into several keys, the prediction holds only for others.
     pub is_key: bool,
     pub id: Name,
+    /// The field's interpretation kind (`None`: it depends on the value, see `kind_of`).
+    pub kind: Option<Kind>,
     /// `["name","`: the JSON of the name with what surrounds it.
     pub prefix: [u8; 24],
     pub plen: u8,
@@ -30,6 +34,7 @@ const NONE: Slot = Slot {
     nlen: 0,
     is_key: false,
     id: Name::Other,
+    kind: None,
     prefix: [0; 24],
     plen: 0,
 };
@@ -80,11 +85,31 @@ impl Shapes {
     }
 }
 
+/// The next field of `fields` when `s` predicts it: the slot, the name and the value.
+#[inline(always)]
+pub(super) fn take<'s, 'a>(
+    fields: &mut Fields<'a>,
+    s: &'s Slot,
+) -> Option<(&'s Slot, &'a [u8], &'a [u8])> {
+    if s.nlen == 0 {
+        return None;
+    }
+    let (name, raw) = fields.next_if(s.pat, s.mask, s.nlen as usize, s.is_key)?;
+    Some((s, name, raw))
+}
+
 /// Learns field `i` of a record: `name`, found by the general path (`simple`: as written,
 /// `name=value`, without auparse's rewriting). Names that cannot be predicted leave an
 /// empty slot.
 #[cold]
-pub(super) fn learn(shape: &mut Vec<Way>, i: usize, name: &[u8], id: Name, simple: bool) {
+pub(super) fn learn(
+    shape: &mut Vec<Way>,
+    rtype: u32,
+    i: usize,
+    name: &[u8],
+    id: Name,
+    simple: bool,
+) {
     if i >= MAX || !learnable(name, simple) {
         return;
     }
@@ -96,7 +121,7 @@ pub(super) fn learn(shape: &mut Vec<Way>, i: usize, name: &[u8], id: Name, simpl
         // Predicted, but the record ended before the token (`next_if` left it to `next`).
         return;
     }
-    if let Some(s) = slot(name, id) {
+    if let Some(s) = slot(rtype, name, id) {
         w[1] = w[0];
         w[0] = s;
     }
@@ -115,7 +140,7 @@ impl Slot {
 }
 
 /// The slot of a `learnable` name.
-fn slot(name: &[u8], id: Name) -> Option<Slot> {
+fn slot(rtype: u32, name: &[u8], id: Name) -> Option<Slot> {
     let n = name.len();
     if !(1..=15).contains(&n) {
         return None;
@@ -139,6 +164,8 @@ fn slot(name: &[u8], id: Name) -> Option<Slot> {
         nlen: n as u8,
         is_key: name == b"key",
         id,
+        // `acct`'s kind depends on its value.
+        kind: (id != Name::Acct).then(|| kind_of(rtype, id, name, b"")),
         prefix,
         plen: (n + 5) as u8,
     })
@@ -150,7 +177,7 @@ mod tests {
 
     #[test]
     fn slot_matches_its_token_only() {
-        let s = slot(b"syscall", Name::Syscall).unwrap();
+        let s = slot(1300, b"syscall", Name::Syscall).unwrap();
         let w = |t: &[u8]| {
             let mut b = [b'x'; 16];
             b[..t.len().min(16)].copy_from_slice(&t[..t.len().min(16)]);
@@ -165,7 +192,7 @@ mod tests {
         assert!(!learnable(b"a", false));
         assert!(!learnable(b"a\"b", true));
         assert!(!learnable(b"0123456789abcdef", true));
-        let long = slot(b"0123456789abcde", Name::Other).unwrap();
+        let long = slot(1300, b"0123456789abcde", Name::Other).unwrap();
         assert_eq!(long.mask, u128::MAX);
         assert_eq!(
             &long.prefix[..long.plen as usize],
@@ -176,12 +203,16 @@ mod tests {
     #[test]
     fn two_layouts_are_kept() {
         let mut shape = Vec::new();
-        learn(&mut shape, 0, b"subj", Name::Other, true);
-        learn(&mut shape, 0, b"key", Name::Key, true);
-        learn(&mut shape, 0, b"subj", Name::Other, true);
+        learn(&mut shape, 1300, 0, b"subj", Name::Other, true);
+        learn(&mut shape, 1300, 0, b"key", Name::Key, true);
+        learn(&mut shape, 1300, 0, b"subj", Name::Other, true);
         assert!(shape[0][0].predicts(b"key") && shape[0][1].predicts(b"subj"));
         assert!(shape[0][0].is_key);
-        learn(&mut shape, 3, b"x", Name::Other, false);
+        assert_eq!(shape[0][0].kind, Some(Kind::Escaped));
+        // Names that cannot be predicted leave the shape as it was.
+        learn(&mut shape, 1300, 3, b"x", Name::Other, false);
         assert_eq!(shape.len(), 1);
+        learn(&mut shape, 1300, 1, b"acct", Name::Acct, true);
+        assert_eq!(shape[1][0].kind, None);
     }
 }
