@@ -19,6 +19,8 @@ pub struct Builder {
     pub(super) time: (u64, [u8; 30]),
     /// The summary's vectors, kept between events by the JSON fast path.
     pub(super) bufs: super::fast::Bufs,
+    /// The usual field names of each record type (the fast path's predictions).
+    pub(super) shapes: super::shapes::Shapes,
 }
 
 /// Receives an event's records as they are parsed: the `Event` path builds `Value`s, the JSON
@@ -93,6 +95,31 @@ impl<'a> JsonSink<'a> {
 }
 
 impl JsonSink<'_> {
+    /// Where the current record's fields start (right after `record`), for `rewind`.
+    pub(super) fn mark(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Drops the fields written since `mark` (the record is written again).
+    pub(super) fn rewind(&mut self, mark: usize) {
+        self.out.truncate(mark);
+        self.first_field = true;
+    }
+
+    /// `field_json` for a name whose JSON is known (a `shapes::Slot`'s prefix).
+    #[inline]
+    pub(super) fn field_pre(
+        &mut self,
+        prefix: &[u8; 24],
+        plen: usize,
+        name: &[u8],
+        raw: &[u8],
+        interp: Option<&[u8]>,
+    ) {
+        super::json::field_pre(self.out, self.first_field, prefix, plen, name, raw, interp);
+        self.first_field = false;
+    }
+
     /// `field` for the fast path: `known` says the name is one of `names::Name`'s (plain
     /// ASCII: no escaping check), and the line's room is reserved once.
     #[inline]

@@ -10,13 +10,100 @@
 use std::borrow::Cow;
 
 use super::coalesce::EventRef;
-use super::event::{recycle, Builder, JsonSink, RecordSink};
+use super::event::{Builder, JsonSink, RecordSink};
 use super::frags::write_time;
-use super::interp::{self, Ctx, Interp};
+use super::interp::{self, Ctx, CtxTrack, Interp, Kind};
 use super::json::{string, uint};
 use super::names::{self, Name};
 use super::record::{self, Field, EXECVE, PATH, SYSCALL};
-use super::summary::{Sum, SumBufs, F};
+use super::shapes;
+use super::summary::{PathSum, Sum, SumBufs, F};
+
+/// What one record's fields share in `render_fast`'s loop.
+struct One<'e, 'a> {
+    rtype: u32,
+    first_proc: bool,
+    enriched: &'e [record::Enriched<'a>],
+}
+
+impl<'a> One<'_, 'a> {
+    /// Interprets field `f` (`id`), writes it and gives it to the summary (with `only_ctx`,
+    /// only when its value depends on the context).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn field(
+        &self,
+        ctx: &Ctx,
+        id: Name,
+        kind: Kind,
+        f: Field<'a>,
+        pre: Option<(&[u8; 24], usize)>,
+        only_ctx: bool,
+        scratch: &mut Vec<u8>,
+        sink: &mut JsonSink<'_>,
+        sum: &mut Sum<'a, '_>,
+        path: &mut Option<PathSum<'a>>,
+    ) {
+        let feed = !only_ctx || id.is_context();
+        match f.raw {
+            // The common case: the value is a slice of the log, and so is what the
+            // summary keeps of it.
+            Cow::Borrowed(r) => {
+                let it =
+                    interp::interpret_kind_in(ctx, kind, id, f.name, r, self.enriched, scratch);
+                let (value, value_at): (&[u8], _) = match it {
+                    Interp::Same => (r, Some(r)),
+                    Interp::At(v) => (v, Some(v)),
+                    Interp::Buf => (scratch, None),
+                };
+                let interp = (it != Interp::Same).then_some(value);
+                match pre {
+                    Some((p, n)) => sink.field_pre(p, n, f.name, r, interp),
+                    None => sink.field_json(id != Name::Other, f.name, r, interp),
+                }
+                if feed {
+                    let fv = F {
+                        rtype: self.rtype,
+                        id,
+                        name: f.name,
+                        raw: r,
+                        value,
+                        value_at,
+                    };
+                    sum.field(&fv, self.first_proc, path, &Cow::Borrowed);
+                }
+            }
+            Cow::Owned(o) => {
+                let it =
+                    interp::interpret_kind_in(ctx, kind, id, f.name, &o, self.enriched, scratch);
+                let value: &[u8] = match it {
+                    Interp::Same => &o,
+                    Interp::At(v) => v,
+                    Interp::Buf => scratch,
+                };
+                sink.field_json(
+                    id != Name::Other,
+                    f.name,
+                    &o,
+                    (it != Interp::Same).then_some(value),
+                );
+                if feed {
+                    let fv = F {
+                        rtype: self.rtype,
+                        id,
+                        name: f.name,
+                        raw: &o,
+                        value,
+                        value_at: None,
+                    };
+                    sum.field(&fv, self.first_proc, path, &|s: &[u8]| {
+                        Cow::Owned(s.to_vec())
+                    });
+                }
+            }
+        }
+    }
+}
 
 impl Builder {
     /// The fast path behind `render_json`.
@@ -28,6 +115,7 @@ impl Builder {
 
         let mut kind: Option<Cow<'static, str>> = None;
         let mut bufs = std::mem::take(&mut self.bufs);
+        let shapes = &mut self.shapes;
         let mut sum = Sum::new(&mut bufs.sum);
         let mut enriched: Vec<record::Enriched> = reuse(std::mem::take(&mut bufs.enriched));
 
@@ -36,74 +124,79 @@ impl Builder {
             if kind.is_none() || h.rtype == SYSCALL {
                 kind = Some(tname.clone());
             }
-            let mut fields: Vec<Field<'_>> = recycle(std::mem::take(&mut self.fields));
-            record::split_fields(h.rtype, h.body, &mut fields);
             enriched.clear();
             if let Some(e) = h.enriched {
                 record::enrichment_into(e, &mut enriched);
             }
-            let ctx = Ctx::new(h.rtype, &fields);
-            sink.record(tname, fields.len());
+            sink.record(tname, 0);
+            let mark = sink.mark();
             let mut path = sum.path_begin(h.rtype);
             let first_proc = !sum.has_process && h.rtype != PATH && h.rtype != EXECVE;
-            for f in &fields {
-                let id = names::classify(f.name);
-                match &f.raw {
-                    // The common case: the value is a slice of the log, and so is what the
-                    // summary keeps of it.
-                    Cow::Borrowed(r) => {
-                        let r: &[u8] = r;
-                        let it = interp::interpret_in(&ctx, id, f.name, r, &enriched, &mut scratch);
-                        let (value, value_at): (&[u8], _) = match it {
-                            Interp::Same => (r, Some(r)),
-                            Interp::At(v) => (v, Some(v)),
-                            Interp::Buf => (&scratch, None),
-                        };
-                        sink.field_json(
-                            id != Name::Other,
-                            f.name,
-                            r,
-                            (it != Interp::Same).then_some(value),
-                        );
-                        let fv = F {
-                            rtype: h.rtype,
-                            id,
-                            name: f.name,
-                            raw: r,
-                            value,
-                            value_at,
-                        };
-                        sum.field(&fv, first_proc, &mut path, &Cow::Borrowed);
-                    }
-                    Cow::Owned(o) => {
-                        let it = interp::interpret_in(&ctx, id, f.name, o, &enriched, &mut scratch);
-                        let value: &[u8] = match it {
-                            Interp::Same => o,
-                            Interp::At(v) => v,
-                            Interp::Buf => &scratch,
-                        };
-                        sink.field_json(
-                            id != Name::Other,
-                            f.name,
-                            o,
-                            (it != Interp::Same).then_some(value),
-                        );
-                        let fv = F {
-                            rtype: h.rtype,
-                            id,
-                            name: f.name,
-                            raw: o,
-                            value,
-                            value_at: None,
-                        };
-                        sum.field(&fv, first_proc, &mut path, &|s: &[u8]| {
-                            Cow::Owned(s.to_vec())
-                        });
-                    }
+            // One pass: each field is interpreted and written as it is found, with the context
+            // (arch, syscall, a0, a1) gathered so far. A context value that comes after a
+            // field that needed it (never in what auditd writes) makes the record stale: it
+            // is written again with the final context, and the summary takes again only the
+            // fields whose value depends on it.
+            let mut track = CtxTrack::new(h.rtype);
+            let one = One {
+                rtype: h.rtype,
+                first_proc,
+                enriched: &enriched,
+            };
+            let mut only_ctx = false;
+            let shape = shapes.of(h.rtype);
+            loop {
+                let mut fields = record::Fields::new(h.rtype, h.body);
+                let mut i = 0;
+                loop {
+                    // The usual name at this place (see `shapes`), else the general rules.
+                    let hit = shape
+                        .get(i)
+                        .and_then(|w| w.iter().find_map(|s| shapes::take(&mut fields, s)));
+                    let (f, id, kind, pre) = match hit {
+                        Some((s, name, raw)) => (
+                            Field {
+                                name,
+                                raw: Cow::Borrowed(raw),
+                            },
+                            s.id,
+                            s.kind
+                                .unwrap_or_else(|| interp::kind_of(h.rtype, s.id, name, raw)),
+                            Some((&s.prefix, s.plen as usize)),
+                        ),
+                        None => {
+                            let Some(f) = fields.next() else {
+                                break;
+                            };
+                            let id = names::classify(f.name);
+                            shapes::learn(shape, h.rtype, i, f.name, id, fields.simple);
+                            let kind = interp::kind_of(h.rtype, id, f.name, &f.raw);
+                            (f, id, kind, None)
+                        }
+                    };
+                    i += 1;
+                    track.see(id, &f.raw);
+                    one.field(
+                        &track.ctx,
+                        id,
+                        kind,
+                        f,
+                        pre,
+                        only_ctx,
+                        &mut scratch,
+                        &mut sink,
+                        &mut sum,
+                        &mut path,
+                    );
                 }
+                if !track.stale {
+                    break;
+                }
+                sink.rewind(mark);
+                track.freeze();
+                only_ctx = true;
             }
             sum.path_end(path);
-            self.fields = recycle(fields);
         }
         sink.close();
         self.scratch = scratch;

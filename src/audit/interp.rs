@@ -92,6 +92,95 @@ impl Ctx {
     }
 }
 
+/// `Ctx::new` built as the fields go by, for a renderer that takes each field once: `see`
+/// every field before interpreting it, `use_for` before interpreting it. A context value
+/// that changes after an interpretation relied on it (a late `arch=`, a repeated `syscall=`,
+/// `a0=` after a `socketcall`) makes the record `stale`: the caller renders it again with
+/// `Ctx::new`, whose values are the record's last ones.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CtxTrack {
+    pub ctx: Ctx,
+    on: bool,
+    used_sys: bool,
+    used_a0: bool,
+    used_a1: bool,
+    pub stale: bool,
+}
+
+impl CtxTrack {
+    #[inline]
+    pub fn new(rtype: u32) -> CtxTrack {
+        CtxTrack {
+            ctx: Ctx {
+                rtype,
+                ..Ctx::default()
+            },
+            on: rtype != EXECVE && rtype != PATH,
+            ..CtxTrack::default()
+        }
+    }
+
+    /// Takes field `id` (`raw`) into the context, as `Ctx::new` does, and notes what
+    /// interpreting it reads of the context.
+    #[inline(always)]
+    pub fn see(&mut self, id: Name, raw: &[u8]) {
+        if !self.on || !id.is_context() {
+            return;
+        }
+        self.see_context(id, raw);
+    }
+
+    fn see_context(&mut self, id: Name, raw: &[u8]) {
+        let c = &mut self.ctx;
+        match id {
+            Name::Arch => {
+                let (machine, unknown) = match strtoul(raw, 16) {
+                    Some(v) => {
+                        let m = Machine::from_audit_arch(v);
+                        (m, m.is_none())
+                    }
+                    None => (c.machine, true),
+                };
+                self.stale |= self.used_sys && (machine != c.machine || unknown != c.arch_unknown);
+                c.machine = machine;
+                c.arch_unknown = unknown;
+            }
+            Name::Syscall => {
+                let n = dec(raw).and_then(|v| u32::try_from(v).ok());
+                self.stale |= self.used_sys && n != c.syscall;
+                c.syscall = n;
+                self.used_sys = true;
+                if matches!(c.syscall_name(), Some("socketcall" | "ipc")) {
+                    self.used_a0 = true;
+                }
+            }
+            Name::A0 => {
+                let n = strtoul(raw, 16);
+                self.stale |= self.used_a0 && n != c.a0;
+                c.a0 = n;
+                self.used_sys = true;
+            }
+            Name::A1 => {
+                let n = strtoul(raw, 16);
+                self.stale |= self.used_a1 && n != c.a1;
+                c.a1 = n;
+                self.used_sys = true;
+            }
+            Name::A2 => {
+                self.used_sys = true;
+                self.used_a1 = true;
+            }
+            _ => self.used_sys = true,
+        }
+    }
+
+    /// After a stale pass: the context is final (every field was seen), keep it as it is.
+    pub fn freeze(&mut self) {
+        self.on = false;
+        self.stale = false;
+    }
+}
+
 fn is_hex(v: &[u8]) -> bool {
     v.iter().all(u8::is_ascii_hexdigit)
 }
@@ -214,8 +303,24 @@ pub(super) fn interpret_in<'a>(
     enriched: &[record::Enriched<'a>],
     buf: &mut Vec<u8>,
 ) -> Interp<'a> {
+    let kind = kind_of(ctx.rtype, id, name, raw);
+    interpret_kind_in(ctx, kind, id, name, raw, enriched, buf)
+}
+
+/// `interpret_in` for a field whose kind is known (`kind == kind_of(ctx.rtype, id, name,
+/// raw)`, see `shapes::Slot::kind`).
+#[inline(always)]
+pub(super) fn interpret_kind_in<'a>(
+    ctx: &Ctx,
+    kind: Kind,
+    id: Name,
+    name: &[u8],
+    raw: &'a [u8],
+    enriched: &[record::Enriched<'a>],
+    buf: &mut Vec<u8>,
+) -> Interp<'a> {
     if enriched.is_empty() {
-        match kind_of(ctx.rtype, id, name, raw) {
+        match kind {
             Kind::Plain => return Interp::Same,
             Kind::Uid | Kind::Gid | Kind::Session => {
                 return match id_unset(raw) {
@@ -245,6 +350,23 @@ pub(super) fn interpret_in<'a>(
                 Ok(None) => return Interp::Same,
                 Err(()) => {}
             },
+            // Four per syscall record, nearly always `0x` + raw: `interpret_full`'s answer
+            // without its call.
+            Kind::A0 | Kind::A1 | Kind::A2 | Kind::A3 => {
+                buf.clear();
+                return match syscall_arg(ctx, kind, raw) {
+                    // Longer than `raw`: never the same.
+                    Arg::Hex => {
+                        hex_arg(raw, buf);
+                        Interp::Buf
+                    }
+                    Arg::Text(t) => match cow_in(t, buf) {
+                        Interp::At(v) if v == raw => Interp::Same,
+                        Interp::Buf if buf[..] == *raw => Interp::Same,
+                        o => o,
+                    },
+                };
+            }
             _ => {}
         }
     }
@@ -346,6 +468,9 @@ fn cow_in<'a>(c: Option<Cow<'a, [u8]>>, buf: &mut Vec<u8>) -> Interp<'a> {
 /// `0x` + raw (lossy for bytes that are not UTF-8, as `format!` would print them).
 fn hex_arg(raw: &[u8], buf: &mut Vec<u8>) {
     buf.extend_from_slice(b"0x");
+    if raw.is_ascii() {
+        return buf.extend_from_slice(raw);
+    }
     match std::str::from_utf8(raw) {
         Ok(_) => buf.extend_from_slice(raw),
         Err(_) => buf.extend_from_slice(lossy(raw).as_bytes()),

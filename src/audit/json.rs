@@ -28,70 +28,126 @@ pub fn field(
     // new length is set only when all of them succeeded, covering exactly what was written.
     let done = unsafe {
         let mut p = 0;
-        let byte = |p: &mut usize, c: u8| {
-            dst.add(*p).write(c);
-            *p += 1;
-        };
         if !first {
-            byte(&mut p, b',');
+            dst.write(b',');
+            p += 1;
         }
-        byte(&mut p, b'[');
-        byte(&mut p, b'"');
-        let mut ok = if known {
+        copy_small(dst, &mut p, b"[\"");
+        let ok = if known {
             copy_small(dst, &mut p, name);
             true
         } else {
             copy_plain(dst, &mut p, name)
         };
-        byte(&mut p, b'"');
-        byte(&mut p, b',');
-        // A quoted raw value (`"x"` -> `"\"x\""`) is the common case after plain ones.
-        let quoted = match raw {
-            [b'"', inner @ .., b'"'] if ok => {
-                let at = p;
-                copy_small(dst, &mut p, b"\"\\\"");
-                if copy_plain(dst, &mut p, inner) {
-                    copy_small(dst, &mut p, b"\\\"\"");
-                    true
-                } else {
-                    p = at;
-                    false
-                }
-            }
-            _ => false,
-        };
-        if !quoted && ok {
-            byte(&mut p, b'"');
-            ok = copy_plain(dst, &mut p, raw);
-            byte(&mut p, b'"');
-        }
-        if let Some(v) = interp.filter(|_| ok) {
-            byte(&mut p, b',');
-            byte(&mut p, b'"');
-            ok = copy_plain(dst, &mut p, v);
-            byte(&mut p, b'"');
-        }
-        if ok {
-            byte(&mut p, b']');
+        copy_small(dst, &mut p, b"\",\"");
+        ok && tail(dst, &mut p, raw, interp) && {
             debug_assert!(p <= max);
             out.set_len(len + p);
+            true
         }
-        ok
     };
     if !done {
-        if !first {
-            out.push(b',');
-        }
-        out.push(b'[');
-        string(name, out);
-        out.push(b',');
-        string(raw, out);
-        if let Some(v) = interp {
-            out.push(b',');
-            string(v, out);
-        }
-        out.push(b']');
+        field_escaped(out, first, name, raw, interp);
     }
+}
+
+/// `field` for a name whose JSON is known: `prefix[..plen]` is `["name","` (see
+/// `shapes::Slot`).
+#[inline]
+pub fn field_pre(
+    out: &mut Vec<u8>,
+    first: bool,
+    prefix: &[u8; 24],
+    plen: usize,
+    name: &[u8],
+    raw: &[u8],
+    interp: Option<&[u8]>,
+) {
+    // The whole 24-byte prefix is stored (`plen` of it counted), then as `field`.
+    let max = 24 + raw.len() + interp.map_or(0, <[u8]>::len) + 14;
+    out.reserve(max);
+    let len = out.len();
+    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+    // SAFETY: as in `field`: `max` bytes after `len` are writable, the prefix store writes
+    // 24 bytes at offset 0 or 1, the rest at most `raw`, `interp` and 13 more bytes, and the
+    // length covers only what was written.
+    let done = unsafe {
+        let mut p = 0;
+        if !first {
+            dst.write(b',');
+            p += 1;
+        }
+        dst.add(p).cast::<[u8; 24]>().write_unaligned(*prefix);
+        p += plen;
+        tail(dst, &mut p, raw, interp) && {
+            debug_assert!(p <= max);
+            out.set_len(len + p);
+            true
+        }
+    };
+    if !done {
+        field_escaped(out, first, name, raw, interp);
+    }
+}
+
+/// The rest of a field after `,["name","`: the raw value's contents and closing quote, the
+/// interpretation and `]`; false when something needs escaping.
+///
+/// # Safety
+/// `dst + *p ..` must have room for `raw`, `interp` and 10 more bytes.
+#[inline(always)]
+unsafe fn tail(dst: *mut u8, p: &mut usize, raw: &[u8], interp: Option<&[u8]>) -> bool {
+    // A quoted raw value (`"x"` -> `"\"x\""`) is the common case after plain ones.
+    let quoted = match raw {
+        [b'"', inner @ .., b'"'] => {
+            let at = *p;
+            copy_small(dst, p, b"\\\"");
+            if copy_plain(dst, p, inner) {
+                copy_small(dst, p, b"\\\"\"");
+                true
+            } else {
+                *p = at;
+                false
+            }
+        }
+        _ => false,
+    };
+    if !quoted {
+        if !copy_plain(dst, p, raw) {
+            return false;
+        }
+        dst.add(*p).write(b'"');
+        *p += 1;
+    }
+    if let Some(v) = interp {
+        copy_small(dst, p, b",\"");
+        if !copy_plain(dst, p, v) {
+            return false;
+        }
+        dst.add(*p).write(b'"');
+        *p += 1;
+    }
+    dst.add(*p).write(b']');
+    *p += 1;
+    true
+}
+
+/// `field` when something needs escaping.
+#[cold]
+#[inline(never)]
+fn field_escaped(out: &mut Vec<u8>, first: bool, name: &[u8], raw: &[u8], interp: Option<&[u8]>) {
+    if !first {
+        out.push(b',');
+    }
+    out.push(b'[');
+    string(name, out);
+    out.push(b',');
+    string(raw, out);
+    if let Some(v) = interp {
+        out.push(b',');
+        string(v, out);
+    }
+    out.push(b']');
 }
 
 /// `,"network":{...}` as serde writes `Event::network`.

@@ -19,6 +19,7 @@ mod names;
 pub mod parse;
 pub mod plugin;
 pub mod record;
+mod shapes;
 mod summary;
 mod sysargs;
 pub mod tables;

@@ -121,6 +121,12 @@ macro_rules! names {
                 }
             }
 
+            /// One of the names `interp::Ctx` is made of or depends on: syscall, arch, a0..a3.
+            #[inline(always)]
+            pub fn is_context(self) -> bool {
+                (self as u8).wrapping_sub(Name::Syscall as u8) <= Name::A3 as u8 - Name::Syscall as u8
+            }
+
             /// The name as written in the log (`""` for `Other`).
             #[cfg(test)]
             pub fn as_str(self) -> &'static str {
@@ -137,6 +143,13 @@ macro_rules! names {
 }
 
 names! {
+    // The names of a record's context (interp::Ctx), kept together: `is_context`.
+    Syscall = "syscall" => Syscall,
+    Arch = "arch" => Arch,
+    A0 = "a0" => A0,
+    A1 = "a1" => A1,
+    A2 = "a2" => A2,
+    A3 = "a3" => A3,
     Auid = "auid" => Uid,
     Uid = "uid" => Uid,
     Euid = "euid" => Uid,
@@ -159,8 +172,6 @@ names! {
     Igid = "igid" => Gid,
     InodeGid = "inode_gid" => Gid,
     NewGid = "new_gid" => Gid,
-    Syscall = "syscall" => Syscall,
-    Arch = "arch" => Arch,
     Exit = "exit" => Exit,
     Path = "path" => Escaped,
     Comm = "comm" => Escaped,
@@ -207,10 +218,6 @@ names! {
     Capability = "capability" => Capability,
     Res = "res" => Success,
     Result = "result" => Success,
-    A0 = "a0" => A0,
-    A1 = "a1" => A1,
-    A2 = "a2" => A2,
-    A3 = "a3" => A3,
     Sig = "sig" => Signal,
     SigevSigno = "sigev_signo" => Signal,
     List = "list" => List,

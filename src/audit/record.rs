@@ -275,7 +275,17 @@ pub struct Field<'a> {
     pub raw: Cow<'a, [u8]>,
 }
 
-fn trim_value(mut v: &[u8]) -> &[u8] {
+/// `v` without one trailing `:`, `,`, `'` and `)` (see the module doc).
+#[inline(always)]
+fn trim_value(v: &[u8]) -> &[u8] {
+    // Nearly every value ends with none of them.
+    match v.last() {
+        Some(b':' | b',' | b'\'' | b')') => trim_tail(v),
+        _ => v,
+    }
+}
+
+fn trim_tail(mut v: &[u8]) -> &[u8] {
     for c in [b':', b',', b'\''] {
         if let [head @ .., last] = v {
             if *last == c {
@@ -293,45 +303,181 @@ fn trim_value(mut v: &[u8]) -> &[u8] {
 
 /// Splits a record body into fields (auparse's rules, see the module doc) appended to `out`.
 pub fn split_fields<'a>(rtype: u32, body: &'a [u8], out: &mut Vec<Field<'a>>) {
-    let start = out.len();
-    let mut toks = Tokens(body);
-    while let Some((tok, eq)) = toks.next_eq() {
-        let Some(eq) = eq else {
-            if rtype == AVC || rtype == USER_AVC {
-                avc_token(tok, &mut toks, out, start);
+    out.extend(Fields::new(rtype, body));
+}
+
+/// The fields of a record body, one at a time (`split_fields` without the vector: the
+/// renderer takes each field as it is found).
+pub struct Fields<'a> {
+    toks: Tokens<'a>,
+    rtype: u32,
+    /// Fields returned so far (AVC's unlabelled values depend on it).
+    count: usize,
+    /// The rest of a hex `key=` that held several keys (rare).
+    pending: Option<std::vec::IntoIter<Field<'a>>>,
+    /// The last field was written `name=value` and taken as it is (no `msg='`, `(`, AVC or
+    /// key rule): a token starting with the same `name=` gives the same name.
+    pub simple: bool,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(rtype: u32, body: &'a [u8]) -> Self {
+        Fields {
+            toks: Tokens(body),
+            rtype,
+            count: 0,
+            pending: None,
+            simple: false,
+        }
+    }
+
+    /// The next field when its token starts with `name=` (`pat` and `mask`: those bytes as
+    /// `shapes::Slot` packs them, `nlen`: the name's length, `is_key`: the name is `key`);
+    /// `None`, without moving on, when it does not or when the general rules (`next`) have
+    /// something to say about it. Returns the name and the value.
+    #[inline(always)]
+    pub fn next_if(
+        &mut self,
+        pat: u128,
+        mask: u128,
+        nlen: usize,
+        is_key: bool,
+    ) -> Option<(&'a [u8], &'a [u8])> {
+        let mut s = self.toks.0;
+        if let [b' ', r @ ..] = s {
+            s = r;
+        }
+        if self.pending.is_some() {
+            return None;
+        }
+        let w = if s.len() >= 16 {
+            u128::from_le_bytes([
+                s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12],
+                s[13], s[14], s[15],
+            ])
+        } else {
+            // The end of the body: the bytes that are there, zeros after them (never `=`).
+            if s.len() <= nlen {
+                return None;
             }
-            continue;
+            let mut b = [0u8; 16];
+            b[..s.len()].copy_from_slice(s);
+            u128::from_le_bytes(b)
         };
-        let (mut name, mut val) = (&tok[..eq], &tok[eq + 1..]);
-        if name == b"msg" {
-            match val.first() {
-                Some(b'a') => continue,
-                Some(b'\'') => {
-                    let inner = &val[1..];
-                    let Some(eq) = memchr(b'=', inner) else {
-                        continue;
-                    };
-                    name = &inner[..eq];
-                    val = &inner[eq + 1..];
-                }
-                _ => {}
-            }
+        if w & mask != pat {
+            return None;
         }
-        if let [b'(', n @ ..] = name {
-            name = n;
-        }
+        // `name=` and nothing before it: the token's first `=` is at `nlen`.
+        let v = &s[nlen + 1..];
+        let (val, rest) = match find_byte(v, b' ') {
+            Some(e) => (&v[..e], &v[e + 1..]),
+            None => (v, &[][..]),
+        };
         if val.is_empty() {
-            continue;
+            return None;
         }
         let val = trim_value(val);
-        if name == b"key" && val.first() != Some(&b'(') && val.first() != Some(&b'"') {
-            split_keys(name, val, out);
-            continue;
+        if is_key && val.first() != Some(&b'(') && val.first() != Some(&b'"') {
+            return None;
         }
-        out.push(Field {
-            name,
-            raw: Cow::Borrowed(val),
-        });
+        self.toks.0 = rest;
+        self.count += 1;
+        Some((&s[..nlen], val))
+    }
+}
+
+impl<'a> Fields<'a> {
+    #[cold]
+    #[inline(never)]
+    fn next_pending(&mut self) -> Option<Field<'a>> {
+        self.simple = false;
+        if let Some(f) = self.pending.as_mut().and_then(Iterator::next) {
+            self.count += 1;
+            return Some(f);
+        }
+        self.pending = None;
+        self.next()
+    }
+
+    /// A hex `key=`'s keys: the first one returned, the others kept for the next calls.
+    #[cold]
+    #[inline(never)]
+    fn start_keys(&mut self, name: &'a [u8], val: &'a [u8]) -> Option<Field<'a>> {
+        let mut v = Vec::new();
+        split_keys(name, val, &mut v);
+        let mut it = v.into_iter();
+        let f = it.next()?;
+        self.count += 1;
+        self.pending = Some(it);
+        self.simple = false;
+        Some(f)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn avc(&mut self, tok: &'a [u8]) -> Option<Field<'a>> {
+        let f = avc_token(tok, &mut self.toks, self.count)?;
+        self.count += 1;
+        self.simple = false;
+        Some(f)
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Field<'a>;
+    #[inline(always)]
+    fn next(&mut self) -> Option<Field<'a>> {
+        if self.pending.is_some() {
+            return self.next_pending();
+        }
+        loop {
+            let (tok, eq) = self.toks.next_eq()?;
+            let Some(eq) = eq else {
+                if self.rtype == AVC || self.rtype == USER_AVC {
+                    if let Some(f) = self.avc(tok) {
+                        return Some(f);
+                    }
+                }
+                continue;
+            };
+            let (mut name, mut val) = (&tok[..eq], &tok[eq + 1..]);
+            let mut simple = true;
+            if name == b"msg" {
+                simple = false;
+                match val.first() {
+                    Some(b'a') => continue,
+                    Some(b'\'') => {
+                        let inner = &val[1..];
+                        let Some(eq) = memchr(b'=', inner) else {
+                            continue;
+                        };
+                        name = &inner[..eq];
+                        val = &inner[eq + 1..];
+                    }
+                    _ => {}
+                }
+            }
+            if let [b'(', n @ ..] = name {
+                name = n;
+                simple = false;
+            }
+            if val.is_empty() {
+                continue;
+            }
+            let val = trim_value(val);
+            if name == b"key" && val.first() != Some(&b'(') && val.first() != Some(&b'"') {
+                match self.start_keys(name, val) {
+                    Some(f) => return Some(f),
+                    None => continue,
+                }
+            }
+            self.count += 1;
+            self.simple = simple;
+            return Some(Field {
+                name,
+                raw: Cow::Borrowed(val),
+            });
+        }
     }
 }
 
@@ -459,14 +605,14 @@ pub(super) fn find_byte(s: &[u8], b: u8) -> Option<usize> {
 }
 
 /// AVC records have two unlabelled values: the result (`denied`) and the permission set.
+/// `count` is the number of fields before `tok`.
 fn avc_token<'a>(
     tok: &'a [u8],
     toks: &mut impl Iterator<Item = &'a [u8]>,
-    out: &mut Vec<Field<'a>>,
-    start: usize,
-) {
-    match out.len() - start {
-        0 if !tok.starts_with(b"avc") => out.push(Field {
+    count: usize,
+) -> Option<Field<'a>> {
+    match count {
+        0 if !tok.starts_with(b"avc") => Some(Field {
             name: b"seresult",
             raw: Cow::Borrowed(tok),
         }),
@@ -481,12 +627,12 @@ fn avc_token<'a>(
                 }
                 perms.extend_from_slice(t);
             }
-            out.push(Field {
+            Some(Field {
                 name: b"seperms",
                 raw: Cow::Owned(perms),
-            });
+            })
         }
-        _ => {}
+        _ => None,
     }
 }
 

@@ -1,0 +1,218 @@
+//! The usual field names of each record type, in their usual order: the structure of a log,
+//! not its content. Records of one type nearly always name the same fields in the same order
+//! (`arch syscall success exit a0 ...`); when the next token starts with the name the shape
+//! predicts, the renderer skips finding the `=`, classifying the name and escaping it (its
+//! JSON prefix is kept with it). A token that does not match takes the general path, whose
+//! field then replaces the prediction for the next record.
+
+use super::interp::{kind_of, Kind};
+use super::names::Name;
+use super::record::Fields;
+use crate::encode::jstr::plain;
+
+/// One predicted field: its name followed by `=`, packed as the first bytes of the token
+/// (little-endian), the mask of those bytes, and what the name's first sight computed.
+#[derive(Clone, Copy)]
+pub(super) struct Slot {
+    pub pat: u128,
+    pub mask: u128,
+    /// Name length (the `=` is at this index); 0: no prediction.
+    pub nlen: u8,
+    /// `key=`: hex values split into several keys, the prediction holds only for others.
+    pub is_key: bool,
+    pub id: Name,
+    /// The field's interpretation kind (`None`: it depends on the value, see `kind_of`).
+    pub kind: Option<Kind>,
+    /// `["name","`: the JSON of the name with what surrounds it.
+    pub prefix: [u8; 24],
+    pub plen: u8,
+}
+
+const NONE: Slot = Slot {
+    pat: 0,
+    mask: 0,
+    nlen: 0,
+    is_key: false,
+    id: Name::Other,
+    kind: None,
+    prefix: [0; 24],
+    plen: 0,
+};
+
+/// Fields predicted per record (longer records take the general path for the rest).
+const MAX: usize = 64;
+
+/// The shapes of the record types seen, found by type number through a small index (types
+/// are below 4096 in practice; others, and types beyond the 255th, share one
+/// unlearned shape).
+pub(super) struct Shapes {
+    index: Box<[u8; 4096]>,
+    types: Vec<Vec<Way>>,
+    spare: Vec<Way>,
+}
+
+/// Two predictions per place: logs mix a few layouts of a type (with and without `subj=`,
+/// ...), and one prediction would be relearned at every change of layout.
+pub(super) type Way = [Slot; 2];
+
+impl Default for Shapes {
+    fn default() -> Self {
+        Shapes {
+            index: Box::new([0; 4096]),
+            types: Vec::new(),
+            spare: Vec::new(),
+        }
+    }
+}
+
+impl Shapes {
+    /// The shape of record type `rtype`.
+    #[inline]
+    pub fn of(&mut self, rtype: u32) -> &mut Vec<Way> {
+        let Some(at) = self.index.get_mut(rtype as usize) else {
+            self.spare.clear();
+            return &mut self.spare;
+        };
+        if *at == 0 {
+            if self.types.len() >= 255 {
+                self.spare.clear();
+                return &mut self.spare;
+            }
+            self.types.push(Vec::new());
+            *at = self.types.len() as u8;
+        }
+        &mut self.types[*at as usize - 1]
+    }
+}
+
+/// The next field of `fields` when `s` predicts it: the slot, the name and the value.
+#[inline(always)]
+pub(super) fn take<'s, 'a>(
+    fields: &mut Fields<'a>,
+    s: &'s Slot,
+) -> Option<(&'s Slot, &'a [u8], &'a [u8])> {
+    if s.nlen == 0 {
+        return None;
+    }
+    let (name, raw) = fields.next_if(s.pat, s.mask, s.nlen as usize, s.is_key)?;
+    Some((s, name, raw))
+}
+
+/// Learns field `i` of a record: `name`, found by the general path (`simple`: as written,
+/// `name=value`, without auparse's rewriting). Names that cannot be predicted leave an
+/// empty slot.
+#[cold]
+pub(super) fn learn(
+    shape: &mut Vec<Way>,
+    rtype: u32,
+    i: usize,
+    name: &[u8],
+    id: Name,
+    simple: bool,
+) {
+    if i >= MAX || !learnable(name, simple) {
+        return;
+    }
+    if shape.len() <= i {
+        shape.resize(i + 1, [NONE; 2]);
+    }
+    let w = &mut shape[i];
+    if w.iter().any(|s| s.predicts(name)) {
+        // Predicted, but the record ended before the token (`next_if` left it to `next`).
+        return;
+    }
+    if let Some(s) = slot(rtype, name, id) {
+        w[1] = w[0];
+        w[0] = s;
+    }
+}
+
+/// Whether `slot` can predict `name` (`msg=` values are rewritten by auparse's rules; names
+/// that need escaping are rare enough to take the general path).
+fn learnable(name: &[u8], simple: bool) -> bool {
+    simple && !name.is_empty() && name.len() <= 15 && name != b"msg" && plain(name)
+}
+
+impl Slot {
+    fn predicts(&self, name: &[u8]) -> bool {
+        self.nlen as usize == name.len() && self.pat.to_le_bytes()[..name.len()] == *name
+    }
+}
+
+/// The slot of a `learnable` name.
+fn slot(rtype: u32, name: &[u8], id: Name) -> Option<Slot> {
+    let n = name.len();
+    if !(1..=15).contains(&n) {
+        return None;
+    }
+    // `["name","`: 5 bytes and the name, which needs no escaping.
+    let mut prefix = [0u8; 24];
+    prefix[..2].copy_from_slice(b"[\"");
+    prefix[2..2 + n].copy_from_slice(name);
+    prefix[2 + n..5 + n].copy_from_slice(b"\",\"");
+    let mut tok = [0u8; 16];
+    tok[..n].copy_from_slice(name);
+    tok[n] = b'=';
+    let mask = if n + 1 == 16 {
+        u128::MAX
+    } else {
+        (1u128 << (8 * (n + 1))) - 1
+    };
+    Some(Slot {
+        pat: u128::from_le_bytes(tok),
+        mask,
+        nlen: n as u8,
+        is_key: name == b"key",
+        id,
+        // `acct`'s kind depends on its value.
+        kind: (id != Name::Acct).then(|| kind_of(rtype, id, name, b"")),
+        prefix,
+        plen: (n + 5) as u8,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_matches_its_token_only() {
+        let s = slot(1300, b"syscall", Name::Syscall).unwrap();
+        let w = |t: &[u8]| {
+            let mut b = [b'x'; 16];
+            b[..t.len().min(16)].copy_from_slice(&t[..t.len().min(16)]);
+            u128::from_le_bytes(b)
+        };
+        assert_eq!(w(b"syscall=59 succ") & s.mask, s.pat);
+        assert_ne!(w(b"syscalls=59 suc") & s.mask, s.pat);
+        assert_ne!(w(b"sysca=59 succes") & s.mask, s.pat);
+        assert_eq!(&s.prefix[..s.plen as usize], b"[\"syscall\",\"");
+        assert!(s.predicts(b"syscall") && !s.predicts(b"syscal"));
+        assert!(!learnable(b"msg", true));
+        assert!(!learnable(b"a", false));
+        assert!(!learnable(b"a\"b", true));
+        assert!(!learnable(b"0123456789abcdef", true));
+        let long = slot(1300, b"0123456789abcde", Name::Other).unwrap();
+        assert_eq!(long.mask, u128::MAX);
+        assert_eq!(
+            &long.prefix[..long.plen as usize],
+            b"[\"0123456789abcde\",\""
+        );
+    }
+
+    #[test]
+    fn two_layouts_are_kept() {
+        let mut shape = Vec::new();
+        learn(&mut shape, 1300, 0, b"subj", Name::Other, true);
+        learn(&mut shape, 1300, 0, b"key", Name::Key, true);
+        learn(&mut shape, 1300, 0, b"subj", Name::Other, true);
+        assert!(shape[0][0].predicts(b"key") && shape[0][1].predicts(b"subj"));
+        assert!(shape[0][0].is_key);
+        assert_eq!(shape[0][0].kind, Some(Kind::Escaped));
+        // Names that cannot be predicted leave the shape as it was.
+        learn(&mut shape, 1300, 3, b"x", Name::Other, false);
+        assert_eq!(shape.len(), 1);
+        learn(&mut shape, 1300, 1, b"acct", Name::Acct, true);
+        assert_eq!(shape[1][0].kind, None);
+    }
+}
