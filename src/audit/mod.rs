@@ -16,6 +16,7 @@ pub mod json;
 mod lines;
 mod names;
 pub mod parse;
+mod pipe;
 pub mod plugin;
 pub mod record;
 mod sysargs;
