@@ -1,14 +1,22 @@
-//! A batch of coalesced events on its way from the reader to a renderer. The events travel
-//! whole (their lines are not copied again), and come back emptied with the batch for the
-//! reader to reuse: no allocation per event, none freed on another thread.
+//! A batch of coalesced events on its way from the reader to a renderer: the events' lines
+//! copied back to back into one buffer, so the reader reuses its per-event buffers at once
+//! (no allocation crosses threads) and a batch is a handful of allocations, recycled whole.
 
-use super::coalesce::{EventRef, RawEvent};
+use std::sync::Arc;
+
+use super::coalesce::{EventRef, RawEvent, Rec};
 use crate::event::Event;
 
-/// A raw event of a batch and its number.
+/// One event of a batch: where its lines and records are, and its numbering.
 pub(super) struct Meta {
-    pub raw: RawEvent,
+    pub node: Option<Arc<[u8]>>,
+    pub serial: u64,
+    pub sec: u64,
+    pub nanos: u32,
+    pub timed_out: bool,
     pub seq: u64,
+    bytes: (usize, usize),
+    recs: (usize, usize),
 }
 
 /// An event as it goes to a renderer: still raw (rendered there), or already built (LOST).
@@ -19,29 +27,29 @@ pub(super) enum Item {
 
 #[derive(Default)]
 pub(super) struct Batch {
+    buf: Vec<u8>,
+    recs: Vec<Rec>,
     pub items: Vec<Item>,
-    /// The raw events' line bytes.
-    bytes: usize,
-    /// Emptied events, back for the reader's pool.
-    pub spare: Vec<RawEvent>,
     /// Its place in the output: batches are numbered as the reader hands them out.
     pub index: u64,
     /// The rendered bytes, filled by a renderer, written by the writer.
     pub out: Vec<u8>,
 }
 
-/// An event whose line buffer grew beyond this is dropped rather than kept for reuse (one
-/// huge event must not pin megabytes for ever).
-const POOLED_BYTES: usize = 16 << 10;
-/// A recycled batch's rendered bytes are shrunk to this.
+/// A recycled batch whose line buffer grew beyond this is shrunk (a batch holding one huge
+/// event must not pin megabytes for ever).
+const KEEP_BYTES: usize = 2 << 20;
+/// The same for its rendered bytes.
 const KEEP_OUT: usize = 4 << 20;
 
 impl Batch {
-    pub fn with_capacity(events: usize) -> Self {
+    pub fn with_capacity(events: usize, bytes: usize) -> Self {
         Batch {
+            buf: Vec::with_capacity(bytes),
+            recs: Vec::with_capacity(events * 4),
             items: Vec::with_capacity(events),
-            spare: Vec::with_capacity(events),
-            ..Batch::default()
+            index: 0,
+            out: Vec::new(),
         }
     }
 
@@ -54,36 +62,51 @@ impl Batch {
     }
 
     pub fn bytes(&self) -> usize {
-        self.bytes
+        self.buf.len()
     }
 
-    /// Adds `ev` as event number `seq`.
-    pub fn push_raw(&mut self, ev: RawEvent, seq: u64) {
-        self.bytes += ev.buf.len();
-        self.items.push(Item::Raw(Meta { raw: ev, seq }));
+    /// Copies `ev` in as event number `seq`.
+    pub fn push_raw(&mut self, ev: &RawEvent, seq: u64) {
+        let b0 = self.buf.len();
+        self.buf.extend_from_slice(&ev.buf);
+        let r0 = self.recs.len();
+        self.recs.extend_from_slice(&ev.records);
+        self.items.push(Item::Raw(Meta {
+            node: ev.node.clone(),
+            serial: ev.serial,
+            sec: ev.sec,
+            nanos: ev.nanos,
+            timed_out: ev.timed_out,
+            seq,
+            bytes: (b0, self.buf.len()),
+            recs: (r0, self.recs.len()),
+        }));
     }
 
     pub fn push_ready(&mut self, ev: Event) {
         self.items.push(Item::Ready(Box::new(ev)));
     }
 
-    /// Empties it for reuse: its raw events, emptied, go to `spare`.
+    /// Empties it for reuse, giving back what a huge event made it allocate.
     pub fn recycle(&mut self) {
-        for item in self.items.drain(..) {
-            if let Item::Raw(Meta { mut raw, .. }) = item {
-                if raw.buf.capacity() <= POOLED_BYTES && self.spare.len() < self.spare.capacity() {
-                    raw.clear();
-                    self.spare.push(raw);
-                }
-            }
-        }
-        self.bytes = 0;
+        self.buf.clear();
+        self.recs.clear();
+        self.items.clear();
         self.out.clear();
+        self.buf.shrink_to(KEEP_BYTES);
         self.out.shrink_to(KEEP_OUT);
     }
 
     /// A raw item's event, borrowed from the batch.
     pub fn event<'a>(&'a self, m: &'a Meta) -> EventRef<'a> {
-        m.raw.view()
+        EventRef {
+            node: m.node.as_deref(),
+            serial: m.serial,
+            sec: m.sec,
+            nanos: m.nanos,
+            buf: &self.buf[m.bytes.0..m.bytes.1],
+            records: &self.recs[m.recs.0..m.recs.1],
+            timed_out: m.timed_out,
+        }
     }
 }

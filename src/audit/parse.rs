@@ -65,8 +65,10 @@ const BATCH_BYTES: usize = 128 << 10;
 /// turn to be written): the whole pipeline's memory bound, and its slack for a thread that
 /// the scheduler pauses on a busy machine.
 const SLOTS_PER_WORKER: usize = 8;
-/// Emptied events kept by the reader for reuse (they come back with the batches).
-const POOL_MAX: usize = 2 * BATCH;
+/// Emptied events kept by the reader for reuse, and the largest buffer worth keeping (an
+/// event's buffer is reused as soon as it is copied into a batch: few are needed).
+const POOL_MAX: usize = 256;
+const POOLED_BYTES: usize = 16 << 10;
 
 /// Where bad lines go: stderr, with `file:line: why`, the first `max` of them.
 struct Complaints<'a> {
@@ -175,7 +177,7 @@ fn read_all(
     let report = &mut *report;
     let mut state = State {
         co: Coalescer::new(cfg.coalesce),
-        batch: Batch::with_capacity(BATCH),
+        batch: Batch::with_capacity(BATCH, BATCH_BYTES),
         work,
         pool,
         made: 1,
@@ -285,9 +287,13 @@ impl State<'_> {
             let seq = self.seq;
             self.seq += 1;
             match o {
-                CoOut::Event(raw) => {
+                CoOut::Event(mut raw) => {
                     rep.events += 1;
-                    self.batch.push_raw(raw, seq);
+                    self.batch.push_raw(&raw, seq);
+                    if self.co.pool.len() < POOL_MAX && raw.buf.capacity() <= POOLED_BYTES {
+                        raw.clear();
+                        self.co.pool.push(raw);
+                    }
                 }
                 CoOut::Lost {
                     node,
@@ -332,7 +338,7 @@ impl State<'_> {
             Ok(b) => b,
             Err(_) if self.made < self.slots => {
                 self.made += 1;
-                Batch::with_capacity(BATCH)
+                Batch::with_capacity(BATCH, BATCH_BYTES)
             }
             // All batches are in flight: wait for the writer to hand one back.
             Err(_) => match self.pool.recv() {
@@ -344,14 +350,6 @@ impl State<'_> {
                 }
             },
         };
-        // The events it carried, emptied, for the coalescer's next ones.
-        let mut next = next;
-        for ev in next.spare.drain(..) {
-            if self.co.pool.len() >= POOL_MAX {
-                break;
-            }
-            self.co.pool.push(ev);
-        }
         let mut b = std::mem::replace(&mut self.batch, next);
         b.index = self.index;
         self.index += 1;
