@@ -30,11 +30,17 @@ pub(super) struct Batch {
     buf: Vec<u8>,
     recs: Vec<Rec>,
     pub items: Vec<Item>,
+    /// Its place in the output: batches are numbered as the reader hands them out.
+    pub index: u64,
+    /// The rendered bytes, filled by a renderer, written by the writer.
+    pub out: Vec<u8>,
 }
 
-/// A recycled batch whose line buffer grew beyond this is dropped rather than kept (a batch
-/// holding one huge event must not pin megabytes for ever).
+/// A recycled batch whose line buffer grew beyond this is shrunk (a batch holding one huge
+/// event must not pin megabytes for ever).
 const KEEP_BYTES: usize = 2 << 20;
+/// The same for its rendered bytes.
+const KEEP_OUT: usize = 4 << 20;
 
 impl Batch {
     pub fn with_capacity(events: usize, bytes: usize) -> Self {
@@ -42,6 +48,8 @@ impl Batch {
             buf: Vec::with_capacity(bytes),
             recs: Vec::with_capacity(events * 4),
             items: Vec::with_capacity(events),
+            index: 0,
+            out: Vec::new(),
         }
     }
 
@@ -79,12 +87,14 @@ impl Batch {
         self.items.push(Item::Ready(Box::new(ev)));
     }
 
-    /// Empties it for reuse; `false` when it is too big to be worth keeping.
-    pub fn recycle(&mut self) -> bool {
+    /// Empties it for reuse, giving back what a huge event made it allocate.
+    pub fn recycle(&mut self) {
         self.buf.clear();
         self.recs.clear();
         self.items.clear();
-        self.buf.capacity() <= KEEP_BYTES
+        self.out.clear();
+        self.buf.shrink_to(KEEP_BYTES);
+        self.out.shrink_to(KEEP_OUT);
     }
 
     /// A raw item's event, borrowed from the batch.

@@ -14,11 +14,12 @@
 //! arrived (or at the end) is reported as lost. A serial far below the ones seen (reboot, or
 //! the 32-bit counter wrapping) starts a new epoch instead.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use super::record::{Header, EOE, PROCTITLE, SYSCALL};
+use super::record::{Header, StampMemo, EOE, PROCTITLE, SYSCALL};
 
 /// Limits and rules of the coalescer.
 #[derive(Clone, Copy, Debug)]
@@ -253,6 +254,8 @@ pub struct Coalescer {
     pub forced: u64,
     /// Emptied events handed back for reuse (saves two allocations per event).
     pub pool: Vec<RawEvent>,
+    /// The last stamp its feeder parsed (`record::parse_header_memo`).
+    pub stamps: StampMemo,
 }
 
 impl Coalescer {
@@ -268,6 +271,7 @@ impl Coalescer {
             out: VecDeque::new(),
             forced: 0,
             pool: Vec::new(),
+            stamps: StampMemo::default(),
         }
     }
 
@@ -293,35 +297,51 @@ impl Coalescer {
         if self.cfg.gaps {
             self.track_serial(node, h.serial, h.sec, h.nanos);
         }
-        // Same serial, other time: a new event (serial reuse after reboot or wrap).
-        let found = match self.pending.get_mut(&key) {
-            Some(p) if (p.sec, p.nanos) == (h.sec, h.nanos) => Some(p),
-            Some(_) => {
-                self.complete(key, true);
-                None
-            }
-            None => None,
-        };
         if h.rtype == EOE {
-            if found.is_some() {
-                self.complete(key, false);
+            // The end of its event; one of another time (serial reuse) was cut short.
+            if let Some(p) = self.pending.remove(&key) {
+                let stale = (p.sec, p.nanos) != (h.sec, h.nanos);
+                self.emit(p, stale);
             }
-        } else {
-            let ev = match found {
-                Some(ev) => ev,
-                None => {
-                    self.order.push_back((key, now_ms));
-                    let mut ev = self.pool.pop().unwrap_or_default();
-                    // Room for a typical event at once: pooled buffers then rarely regrow.
-                    ev.buf.reserve(EVENT_BYTES);
-                    ev.records.reserve(8);
-                    ev.node = self.node_names[node as usize].clone();
-                    ev.serial = h.serial;
-                    ev.sec = h.sec;
-                    ev.nanos = h.nanos;
-                    self.pending.entry(key).or_insert(ev)
-                }
-            };
+            self.expire(now_ms);
+            return;
+        }
+        // One lookup finds the event or the place for it.
+        let found = match self.pending.entry(key) {
+            Entry::Occupied(o) => {
+                let p = o.into_mut();
+                // Same serial, other time: a new event (serial reuse after reboot or wrap).
+                ((p.sec, p.nanos) == (h.sec, h.nanos)).then_some(p)
+            }
+            Entry::Vacant(v) => {
+                self.order.push_back((key, now_ms));
+                let mut ev = self.pool.pop().unwrap_or_default();
+                // Room for a typical event at once: pooled buffers then rarely regrow.
+                ev.buf.reserve(EVENT_BYTES);
+                ev.records.reserve(8);
+                ev.node = self.node_names[node as usize].clone();
+                ev.serial = h.serial;
+                ev.sec = h.sec;
+                ev.nanos = h.nanos;
+                Some(v.insert(ev))
+            }
+        };
+        let ev = match found {
+            Some(ev) => ev,
+            None => {
+                self.complete(key, true);
+                self.order.push_back((key, now_ms));
+                let mut ev = self.pool.pop().unwrap_or_default();
+                ev.buf.reserve(EVENT_BYTES);
+                ev.records.reserve(8);
+                ev.node = self.node_names[node as usize].clone();
+                ev.serial = h.serial;
+                ev.sec = h.sec;
+                ev.nanos = h.nanos;
+                self.pending.entry(key).or_insert(ev)
+            }
+        };
+        {
             let start = ev.buf.len();
             ev.buf.extend_from_slice(line);
             let base = line.as_ptr() as usize;
@@ -353,12 +373,17 @@ impl Coalescer {
     }
 
     fn complete(&mut self, key: (u32, u64), timed_out: bool) {
-        if let Some(mut ev) = self.pending.remove(&key) {
-            self.bytes -= ev.buf.len();
-            ev.timed_out = timed_out;
-            self.out.push_back(Output::Event(ev));
-            self.pop_stale();
+        if let Some(ev) = self.pending.remove(&key) {
+            self.emit(ev, timed_out);
         }
+    }
+
+    /// Sends out `ev`, just taken out of `pending`.
+    fn emit(&mut self, mut ev: RawEvent, timed_out: bool) {
+        self.bytes -= ev.buf.len();
+        ev.timed_out = timed_out;
+        self.out.push_back(Output::Event(ev));
+        self.pop_stale();
     }
 
     /// Drops entries of `order` whose events are complete from its front, so that its front

@@ -112,54 +112,187 @@ pub(super) fn read_lines<R: Read>(
 
 /// Hands each complete line of `buf` to `f`, with what one scan of the buffer found out about
 /// it; returns where the incomplete last line starts.
+///
+/// One pass over the bytes, a vector of them at a time, looks for the four bytes that matter:
+/// newline, NUL, 0x1d, and `(` (a `(` after `msg=audit` is a record's stamp: two in one line
+/// mean two records fused on it). Every other byte costs a compare in a vector and nothing
+/// else: `(` is rare outside the stamp, the others rarer still.
 fn scan_lines(
     buf: &[u8],
     lineno: &mut u64,
     skipping: &mut bool,
     f: &mut dyn FnMut(u64, Option<Line<'_>>),
 ) -> usize {
-    let finder = msg_finder();
-    // The first `msg=audit(` at or after `msg_from`, if any before the end of `buf`.
-    let mut msg_from = 0;
-    let mut msg_at = finder.find(buf);
-    let mut start = 0;
-    let mut scan = Scanned::default();
-    for i in memchr::memchr3_iter(b'\n', 0, record::ENRICH_SEP, buf) {
-        match buf[i] {
-            b'\n' => {}
-            0 => {
-                scan.nul = true;
-                continue;
-            }
-            _ => {
-                scan.gs = true;
-                continue;
-            }
-        }
-        *lineno += 1;
-        if *skipping {
-            *skipping = false;
+    #[cfg(target_arch = "x86_64")]
+    let wide = std::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    let wide = false;
+    scan_lines_with(buf, lineno, skipping, f, wide)
+}
+
+/// `scan_lines`, with 32-byte vectors when `wide` (the CPU must have AVX2 then).
+fn scan_lines_with(
+    buf: &[u8],
+    lineno: &mut u64,
+    skipping: &mut bool,
+    f: &mut dyn FnMut(u64, Option<Line<'_>>),
+    wide: bool,
+) -> usize {
+    let mut st = ScanState {
+        start: 0,
+        scan: Scanned::default(),
+        stamps: 0,
+        lineno,
+        skipping,
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        if wide {
+            // SAFETY: `wide` only when the CPU has AVX2 (`scan_lines`, and the tests).
+            unsafe { simd::scan_avx2(buf, &mut st, f) };
         } else {
-            if msg_at.is_some_and(|m| m < start) {
-                msg_from = start;
-                msg_at = finder.find(&buf[start..]).map(|m| m + start);
-            }
-            debug_assert!(msg_from <= start);
-            if let Some(m) = msg_at.filter(|&m| m < i) {
-                msg_from = m + 1;
-                msg_at = finder.find(&buf[msg_from..]).map(|x| x + msg_from);
-                scan.fused = msg_at.is_some_and(|x| x < i);
-            }
-            let line = Line {
-                bytes: Some(&buf[start..i]),
-                scan: Some(scan),
-            };
-            f(*lineno, Some(line));
+            // SAFETY: SSE2 is part of x86-64 itself.
+            unsafe { simd::scan_sse2(buf, &mut st, f) };
         }
-        scan = Scanned::default();
-        start = i + 1;
     }
-    start
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = wide;
+    #[cfg(not(target_arch = "x86_64"))]
+    for (i, &c) in buf.iter().enumerate() {
+        if matches!(c, b'\n' | 0 | record::ENRICH_SEP | b'(') {
+            st.special(buf, i, f);
+        }
+    }
+    st.start
+}
+
+/// What `scan_lines` knows about the line it is in.
+struct ScanState<'s> {
+    /// Where the current line starts.
+    start: usize,
+    scan: Scanned,
+    /// `msg=audit(` stamps seen in the current line.
+    stamps: u32,
+    lineno: &'s mut u64,
+    skipping: &'s mut bool,
+}
+
+impl ScanState<'_> {
+    /// Handles `buf[i]`, one of the four bytes the scan looks for.
+    #[inline(always)]
+    fn special(&mut self, buf: &[u8], i: usize, f: &mut dyn FnMut(u64, Option<Line<'_>>)) {
+        match buf[i] {
+            b'\n' => self.newline(buf, i, f),
+            0 => self.scan.nul = true,
+            record::ENRICH_SEP => self.scan.gs = true,
+            // `(`: a stamp when `msg=audit` comes before it (it holds no newline, so it is
+            // in this line whenever it matches).
+            _ => {
+                if let Some(&[a, b, c, d, e, f, g, h, t]) = i.checked_sub(9).map(|s| &buf[s..i]) {
+                    let w = u64::from_le_bytes([a, b, c, d, e, f, g, h]);
+                    if w == u64::from_le_bytes(*b"msg=audi") && t == b't' {
+                        self.stamps += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn newline(&mut self, buf: &[u8], i: usize, f: &mut dyn FnMut(u64, Option<Line<'_>>)) {
+        *self.lineno += 1;
+        if *self.skipping {
+            *self.skipping = false;
+        } else {
+            self.scan.fused = self.stamps > 1;
+            let line = Line {
+                bytes: Some(&buf[self.start..i]),
+                scan: Some(self.scan),
+            };
+            f(*self.lineno, Some(line));
+        }
+        self.scan = Scanned::default();
+        self.stamps = 0;
+        self.start = i + 1;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use super::{Line, ScanState};
+    use crate::audit::record::ENRICH_SEP;
+    use std::arch::x86_64::*;
+
+    /// The scan loop over `$w`-byte vectors; `$mask` (with `$p` the vector's first byte)
+    /// gives the bit mask of the special bytes among the `$w` at `$p`. The tail shorter than
+    /// a vector is done a byte at a time.
+    macro_rules! scan_loop {
+        ($buf:ident, $st:ident, $f:ident, $w:expr, |$p:ident| $mask:expr) => {{
+            let n = $buf.len();
+            let mut at = 0;
+            while at + $w <= n {
+                // `at + $w <= n`: the `$w` bytes at `$p` are inside `buf`.
+                let $p = $buf[at..].as_ptr();
+                let mut m = $mask;
+                while m != 0 {
+                    let i = at + m.trailing_zeros() as usize;
+                    m &= m - 1;
+                    $st.special($buf, i, $f);
+                }
+                at += $w;
+            }
+            for i in at..n {
+                if matches!($buf[i], b'\n' | 0 | ENRICH_SEP | b'(') {
+                    $st.special($buf, i, $f);
+                }
+            }
+        }};
+    }
+
+    /// The scan with 32-byte vectors.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn scan_avx2(
+        buf: &[u8],
+        st: &mut ScanState<'_>,
+        f: &mut dyn FnMut(u64, Option<Line<'_>>),
+    ) {
+        let nl = _mm256_set1_epi8(b'\n' as i8);
+        let gs = _mm256_set1_epi8(ENRICH_SEP as i8);
+        let par = _mm256_set1_epi8(b'(' as i8);
+        let zero = _mm256_setzero_si256();
+        scan_loop!(buf, st, f, 32, |p| {
+            // SAFETY: `scan_loop` gives a `p` with 32 bytes after it inside the buffer.
+            let v = unsafe { _mm256_loadu_si256(p.cast()) };
+            let a = _mm256_or_si256(_mm256_cmpeq_epi8(v, nl), _mm256_cmpeq_epi8(v, zero));
+            let b = _mm256_or_si256(_mm256_cmpeq_epi8(v, gs), _mm256_cmpeq_epi8(v, par));
+            _mm256_movemask_epi8(_mm256_or_si256(a, b)) as u32
+        })
+    }
+
+    /// The scan with 16-byte vectors.
+    ///
+    /// # Safety
+    /// The CPU must support SSE2 (every x86-64 does).
+    #[target_feature(enable = "sse2")]
+    pub(super) unsafe fn scan_sse2(
+        buf: &[u8],
+        st: &mut ScanState<'_>,
+        f: &mut dyn FnMut(u64, Option<Line<'_>>),
+    ) {
+        let nl = _mm_set1_epi8(b'\n' as i8);
+        let gs = _mm_set1_epi8(ENRICH_SEP as i8);
+        let par = _mm_set1_epi8(b'(' as i8);
+        let zero = _mm_setzero_si128();
+        scan_loop!(buf, st, f, 16, |p| {
+            // SAFETY: `scan_loop` gives a `p` with 16 bytes after it inside the buffer.
+            let v = unsafe { _mm_loadu_si128(p.cast()) };
+            let a = _mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, zero));
+            let b = _mm_or_si128(_mm_cmpeq_epi8(v, gs), _mm_cmpeq_epi8(v, par));
+            _mm_movemask_epi8(_mm_or_si128(a, b)) as u32
+        })
+    }
 }
 
 pub(super) fn msg_finder() -> &'static memchr::memmem::Finder<'static> {
@@ -193,25 +326,32 @@ mod scan_tests {
     use super::super::parse::{feed, feed_line, parse_bytes, Report};
     use super::*;
 
-    /// `parse_bytes`, but with the lines found and flagged by the reader's buffer scan.
-    fn parse_scanned(data: &[u8]) -> (Vec<String>, Vec<(u64, String)>) {
+    /// `parse_bytes`, but with the lines found and flagged by the reader's buffer scan (with
+    /// 32-byte vectors when `wide`).
+    fn parse_scanned(data: &[u8], wide: bool) -> (Vec<String>, Vec<(u64, String)>) {
         let mut co = Coalescer::new(coalesce::Config::default());
         let mut bad = Vec::new();
         let mut rep = Report::default();
         let mut out = Vec::new();
         let (mut lineno, mut skipping) = (0, false);
-        let start = scan_lines(data, &mut lineno, &mut skipping, &mut |n, l| {
-            if let Some(l) = l {
-                feed(
-                    &mut co,
-                    n,
-                    l,
-                    &mut |n, why| bad.push((n, why.to_string())),
-                    &mut rep,
-                );
-                out.extend(co.out.drain(..));
-            }
-        });
+        let start = scan_lines_with(
+            data,
+            &mut lineno,
+            &mut skipping,
+            &mut |n, l| {
+                if let Some(l) = l {
+                    feed(
+                        &mut co,
+                        n,
+                        l,
+                        &mut |n, why| bad.push((n, why.to_string())),
+                        &mut rep,
+                    );
+                    out.extend(co.out.drain(..));
+                }
+            },
+            wide,
+        );
         if start < data.len() {
             feed_line(
                 &mut co,
@@ -262,6 +402,10 @@ mod scan_tests {
             x ^= x << 17;
             (x % n as u64) as usize
         };
+        #[cfg(target_arch = "x86_64")]
+        let wide_ok = std::is_x86_feature_detected!("avx2");
+        #[cfg(not(target_arch = "x86_64"))]
+        let wide_ok = false;
         for _ in 0..3000 {
             let mut data = Vec::new();
             for _ in 0..1 + next(6) {
@@ -286,12 +430,14 @@ mod scan_tests {
             }
             let (out, bad) = parse_bytes(&data, coalesce::Config::default());
             let want = (out.iter().map(shape).collect::<Vec<_>>(), bad);
-            assert_eq!(
-                parse_scanned(&data),
-                want,
-                "{:?}",
-                String::from_utf8_lossy(&data)
-            );
+            for wide in [false, wide_ok] {
+                assert_eq!(
+                    parse_scanned(&data, wide),
+                    want,
+                    "{:?}",
+                    String::from_utf8_lossy(&data)
+                );
+            }
         }
     }
 }

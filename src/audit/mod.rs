@@ -17,6 +17,7 @@ pub mod json;
 mod lines;
 mod names;
 pub mod parse;
+mod pipe;
 pub mod plugin;
 pub mod record;
 mod shapes;

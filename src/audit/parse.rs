@@ -1,8 +1,8 @@
 //! `letrace audit parse`: files (or stdin) -> lines -> records -> coalesced events -> output.
 //!
 //! Threads: one reads, parses headers and coalesces; workers render batches of events (JSON
-//! through a fast path, other formats through the shared encoders); a writer writes the
-//! batches in order. Every channel is bounded, so memory stays bounded whatever the input.
+//! through a fast path, other formats through the shared encoders) and write them in order.
+//! A fixed number of batches circulates, so memory stays bounded whatever the input.
 
 use std::fs::File;
 use std::io::{self, IsTerminal};
@@ -12,9 +12,10 @@ use super::batch::{Batch, Item};
 use super::coalesce::{self, Coalescer, Output as CoOut};
 use super::event::Builder;
 use super::lines::{msg_finder, read_lines, Line, Scanned};
+use super::pipe::{Output, StopOnDrop, Work};
 use super::record::{self, LineError};
 use super::Error;
-use crate::encode::{Encoder, Format};
+use crate::encode::Format;
 use crate::event::{Event, Map, SourceKind, Timestamp, Value};
 use crate::sink::{self, Dest};
 
@@ -59,11 +60,11 @@ pub(super) const MAX_LINE: usize = 4 << 20;
 /// keep a batch in cache between the reader and its renderer and the threads in step
 /// (measured: 128 used less memory and wall time than 512).
 const BATCH: usize = 128;
-/// Batches queued before and after each worker: slack for a worker that the scheduler
-/// pauses on a busy machine (the writer takes batches in order, so one stalled worker
-/// stalls everyone once its queues are full).
-const DEPTH: usize = 8;
 const BATCH_BYTES: usize = 128 << 10;
+/// Batches in circulation per worker (being filled, queued, rendered, waiting for their
+/// turn to be written): the whole pipeline's memory bound, and its slack for a thread that
+/// the scheduler pauses on a busy machine.
+const SLOTS_PER_WORKER: usize = 8;
 /// Emptied events kept by the reader for reuse, and the largest buffer worth keeping (an
 /// event's buffer is reused as soon as it is copied into a batch: few are needed).
 const POOL_MAX: usize = 256;
@@ -90,44 +91,98 @@ impl Complaints<'_> {
 /// Runs the whole parse, writing events in `format` to `dest`.
 ///
 /// Threads: this one reads, splits lines and coalesces; `workers` threads turn batches of
-/// coalesced events into bytes; a writer thread writes the batches in their original order
-/// (it takes them from the workers round-robin, the order they were handed out in).
-pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Report, Error> {
+/// coalesced events into bytes and write them in their original order (`pipe`).
+pub fn run(cfg: &Config, format: Format, color: bool, mut dest: Dest) -> Result<Report, Error> {
+    let mut report = Report::default();
+    let enc = format.encoder(color);
+    let mut head = Vec::new();
+    enc.header(&mut head);
+    if !head.is_empty() {
+        if let Err(e) = dest.write_all(&head) {
+            return write_failed(e, report);
+        }
+    }
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(2, 4);
-    let mut to_workers = Vec::new();
-    let mut from_workers = Vec::new();
-    let mut handles = Vec::new();
-    // Rendered batches go back to the reader for reuse: no allocation per batch.
-    let (pool_tx, pool_rx) = sync_channel::<Batch>(DEPTH * workers + 2);
-    for i in 0..workers {
-        let pool_tx = pool_tx.clone();
-        let (tx, rx) = sync_channel::<Batch>(DEPTH);
-        let (btx, brx) = sync_channel::<Vec<u8>>(DEPTH);
-        // Written buffers come back to their worker: no multi-megabyte allocation per batch.
-        let (ftx, frx) = sync_channel::<Vec<u8>>(DEPTH);
-        to_workers.push(tx);
-        from_workers.push((brx, ftx));
-        let h = std::thread::Builder::new()
-            .name(format!("audit-render-{i}"))
-            .spawn(move || render_loop(rx, btx, frx, pool_tx, format, color))
-            .map_err(Error::Thread)?;
-        handles.push(h);
+    let slots = SLOTS_PER_WORKER * workers;
+    let work = Work::default();
+    let output = Output::new(dest, slots);
+    // Written batches go back to the reader for reuse: no allocation per batch. It has room
+    // for every batch there is: sending never blocks.
+    let (pool_tx, pool_rx) = sync_channel::<Batch>(slots);
+    let result = std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for i in 0..workers {
+            let (work, output, pool) = (&work, &output, pool_tx.clone());
+            let h = std::thread::Builder::new()
+                .name(format!("audit-render-{i}"))
+                .spawn_scoped(scope, move || {
+                    render_loop(work, output, pool, format, color)
+                });
+            match h {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    work.close();
+                    return Err(Error::Thread(e));
+                }
+            }
+        }
+        drop(pool_tx);
+        let r = read_all(cfg, &work, pool_rx, slots, &mut report);
+        work.close();
+        let mut panicked = false;
+        for h in handles {
+            panicked |= h.join().is_err();
+        }
+        if panicked {
+            return Err(Error::WriterPanicked);
+        }
+        r
+    });
+    result?;
+    let mut dest = match output.finish() {
+        Ok(d) => d,
+        Err(e) => return write_failed(e, report),
+    };
+    let mut foot = Vec::new();
+    enc.footer(&mut foot);
+    if !foot.is_empty() {
+        if let Err(e) = dest.write_all(&foot) {
+            return write_failed(e, report);
+        }
     }
-    drop(pool_tx);
-    let enc = format.encoder(color);
-    let writer = std::thread::Builder::new()
-        .name("audit-writer".into())
-        .spawn(move || write_loop(from_workers, enc, dest))
-        .map_err(Error::Thread)?;
-    let mut report = Report::default();
+    Ok(report)
+}
+
+/// A failed write: the reader of a pipe that went away is not an error (`| head`).
+fn write_failed(e: sink::Error, mut report: Report) -> Result<Report, Error> {
+    match e {
+        sink::Error::Write { source, .. } if source.kind() == io::ErrorKind::BrokenPipe => {
+            report.broken_pipe = true;
+            Ok(report)
+        }
+        e => Err(e.into()),
+    }
+}
+
+/// The reader's part: every input, line by line, into batches for the renderers.
+fn read_all(
+    cfg: &Config,
+    work: &Work,
+    pool: Receiver<Batch>,
+    slots: usize,
+    report: &mut Report,
+) -> Result<(), Error> {
+    let report = &mut *report;
     let mut state = State {
         co: Coalescer::new(cfg.coalesce),
         batch: Batch::with_capacity(BATCH, BATCH_BYTES),
-        to_workers,
-        pool: pool_rx,
-        next_worker: 0,
+        work,
+        pool,
+        made: 1,
+        slots,
+        index: 0,
         seq: 1,
         closed: false,
     };
@@ -150,19 +205,19 @@ pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Repo
                 None,
                 &name,
                 cfg.progress,
-                &mut |n, l| state.line(n, l, &mut c, &mut report),
+                &mut |n, l| state.line(n, l, &mut c, report),
             ),
             Input::File(_, f) => {
                 let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
                 read_lines(f, size, &name, cfg.progress, &mut |n, l| {
-                    state.line(n, l, &mut c, &mut report)
+                    state.line(n, l, &mut c, report)
                 })
             }
             Input::Path(p) => match File::open(p) {
                 Ok(f) => {
                     let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
                     read_lines(f, size, &name, cfg.progress, &mut |n, l| {
-                        state.line(n, l, &mut c, &mut report)
+                        state.line(n, l, &mut c, report)
                     })
                 }
                 Err(source) => Err(Error::Open {
@@ -189,35 +244,27 @@ pub fn run(cfg: &Config, format: Format, color: bool, dest: Dest) -> Result<Repo
         );
     }
     state.co.finish();
-    state.drain(&mut report);
+    state.drain(report);
     state.flush_batch();
-    drop(state.to_workers);
-    for h in handles {
-        h.join().map_err(|_| Error::WriterPanicked)?;
-    }
-    let written = writer.join().map_err(|_| Error::WriterPanicked)?;
-    result?;
-    match written {
-        Ok(()) => {}
-        Err(sink::Error::Write { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
-            report.broken_pipe = true;
-        }
-        Err(e) => return Err(e.into()),
-    }
-    Ok(report)
+    result
 }
 
-struct State {
+struct State<'w> {
     co: Coalescer,
     batch: Batch,
-    to_workers: Vec<SyncSender<Batch>>,
+    work: &'w Work,
+    /// Batches back from the writer.
     pool: Receiver<Batch>,
-    next_worker: usize,
+    /// Batches allocated so far, at most `slots`.
+    made: usize,
+    slots: usize,
+    /// The next batch's index.
+    index: u64,
     seq: u64,
     closed: bool,
 }
 
-impl State {
+impl State<'_> {
     fn line(
         &mut self,
         lineno: u64,
@@ -289,31 +336,35 @@ impl State {
         }
         let next = match self.pool.try_recv() {
             Ok(b) => b,
-            Err(_) => Batch::with_capacity(BATCH, BATCH_BYTES),
+            Err(_) if self.made < self.slots => {
+                self.made += 1;
+                Batch::with_capacity(BATCH, BATCH_BYTES)
+            }
+            // All batches are in flight: wait for the writer to hand one back.
+            Err(_) => match self.pool.recv() {
+                Ok(b) => b,
+                Err(_) => {
+                    self.closed = true;
+                    self.batch.recycle();
+                    return;
+                }
+            },
         };
-        let b = std::mem::replace(&mut self.batch, next);
-        let w = self.next_worker;
-        self.next_worker = (w + 1) % self.to_workers.len();
-        if self.to_workers[w].send(b).is_err() {
+        let mut b = std::mem::replace(&mut self.batch, next);
+        b.index = self.index;
+        self.index += 1;
+        if !self.work.push(b) {
             self.closed = true;
         }
     }
 }
 
-fn render_loop(
-    rx: Receiver<Batch>,
-    tx: SyncSender<Vec<u8>>,
-    free: Receiver<Vec<u8>>,
-    pool: SyncSender<Batch>,
-    format: Format,
-    color: bool,
-) {
+fn render_loop(work: &Work, output: &Output, pool: SyncSender<Batch>, format: Format, color: bool) {
+    let _stop = StopOnDrop(work);
     let enc = format.encoder(color);
     let mut builder = Builder::default();
-    for mut batch in rx {
-        let mut buf = free
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(1 << 20));
+    while let Some(mut batch) = work.pop() {
+        let mut buf = std::mem::take(&mut batch.out);
         buf.clear();
         for item in &batch.items {
             match item {
@@ -330,48 +381,11 @@ fn render_loop(
                 Item::Ready(ev) => enc.encode(ev, &mut buf),
             }
         }
-        if batch.recycle() {
-            let _ = pool.try_send(batch);
-        }
-        if tx.send(buf).is_err() {
+        batch.out = buf;
+        if !output.put(batch, &pool) {
             return;
         }
     }
-}
-
-/// A worker's rendered batches, and the way back for emptied buffers.
-type FromWorker = (Receiver<Vec<u8>>, SyncSender<Vec<u8>>);
-
-fn write_loop(
-    from: Vec<FromWorker>,
-    enc: Box<dyn Encoder>,
-    mut dest: Dest,
-) -> Result<(), sink::Error> {
-    let mut head = Vec::new();
-    enc.header(&mut head);
-    if !head.is_empty() {
-        dest.write_all(&head)?;
-    }
-    let mut i = 0;
-    loop {
-        let (rx, back) = &from[i % from.len()];
-        let Ok(buf) = rx.recv() else {
-            break;
-        };
-        i += 1;
-        if !buf.is_empty() {
-            dest.write_all(&buf)?;
-        }
-        if buf.capacity() <= 4 << 20 {
-            let _ = back.try_send(buf);
-        }
-    }
-    let mut foot = Vec::new();
-    enc.footer(&mut foot);
-    if !foot.is_empty() {
-        dest.write_all(&foot)?;
-    }
-    Ok(())
 }
 
 /// Feeds one line (without its newline; `None` = too long) to the coalescer; bad lines go to
@@ -435,7 +449,7 @@ pub(super) fn feed(
         } else {
             split_fused(rest)
         };
-        match record::parse_header_hint(this, scan.gs) {
+        match record::parse_header_memo(this, scan.gs, &mut co.stamps) {
             Ok(h) => {
                 rep.records += 1;
                 co.push(&h, this);
