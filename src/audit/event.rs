@@ -653,36 +653,53 @@ fn path_extra(rec: &Map) -> Map {
 }
 
 /// SOCKADDR -> network fields (destination by default; `bind` moves them to the source).
+/// Only the bytes a family needs are decoded from the hex (a unix address is 110 bytes,
+/// its path usually a few).
 pub(super) fn sockaddr(raw: &[u8]) -> Option<Network> {
     let hex_len = raw.iter().take_while(|c| c.is_ascii_hexdigit()).count() & !1;
-    let b = record::unhex(&raw[..hex_len])?;
-    if b.len() < 2 {
+    let len = hex_len / 2;
+    if len < 2 {
         return None;
     }
-    let fam = u16::from_le_bytes([b[0], b[1]]);
+    // Every byte of `raw[..hex_len]` is a hex digit.
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => c - b'0',
+        b'a'..=b'f' => c - b'a' + 10,
+        _ => c - b'A' + 10,
+    };
+    let byte = |i: usize| nib(raw[2 * i]) << 4 | nib(raw[2 * i + 1]);
+    let fam = u16::from_le_bytes([byte(0), byte(1)]);
     let mut n = Network::default();
     match fam {
-        2 if b.len() >= 8 => {
+        2 if len >= 8 => {
             n.family = Some(Cow::Borrowed("ipv4"));
-            n.daddr = Some(std::net::Ipv4Addr::new(b[4], b[5], b[6], b[7]).to_string());
-            n.dport = Some(u16::from_be_bytes([b[2], b[3]]));
+            // `Ipv4Addr`'s `Display`.
+            let mut a = String::with_capacity(15);
+            for i in 4..8 {
+                if i > 4 {
+                    a.push('.');
+                }
+                a.push_str(itoa::Buffer::new().format(byte(i)));
+            }
+            n.daddr = Some(a);
+            n.dport = Some(u16::from_be_bytes([byte(2), byte(3)]));
         }
-        10 if b.len() >= 24 => {
+        10 if len >= 24 => {
             let mut o = [0u8; 16];
-            o.copy_from_slice(&b[8..24]);
+            for (i, x) in o.iter_mut().enumerate() {
+                *x = byte(8 + i);
+            }
             n.family = Some(Cow::Borrowed("ipv6"));
             n.daddr = Some(std::net::Ipv6Addr::from(o).to_string());
-            n.dport = Some(u16::from_be_bytes([b[2], b[3]]));
+            n.dport = Some(u16::from_be_bytes([byte(2), byte(3)]));
         }
         1 => {
             n.family = Some(Cow::Borrowed("unix"));
-            let p = &b[2..];
-            let (abs, p) = match p.first() {
-                Some(0) => (true, &p[1..]),
-                _ => (false, p),
-            };
-            let end = p.iter().position(|&c| c == 0).unwrap_or(p.len());
-            n.extra.insert("path", Bytes(p[..end].to_vec()));
+            let abs = len > 2 && byte(2) == 0;
+            let start = if abs { 3 } else { 2 };
+            let end = (start..len).find(|&i| byte(i) == 0).unwrap_or(len);
+            n.extra
+                .insert("path", Bytes((start..end).map(byte).collect()));
             if abs {
                 n.extra.insert("abstract", true);
             }
