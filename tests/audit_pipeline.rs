@@ -125,3 +125,47 @@ fn a_reader_that_goes_away_ends_the_run_quietly() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+// The child is reaped by `wait4` (for its own peak RSS), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
+fn batches_of_huge_events_stay_within_the_memory_bound() {
+    // 80 events with a 600 KB PATH record each: every one closes its batch on the byte bound,
+    // so it is the bytes in flight, not the number of batches, that must stay bounded.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.log");
+    let mut log = Vec::new();
+    let name = "p".repeat(600_000);
+    for s in 1..=80u64 {
+        let head = format!("msg=audit(1700000000.000:{s}): ");
+        writeln!(
+            log,
+            "type=SYSCALL {head}arch=c000003e syscall=2 success=yes exit=3 pid={s}"
+        )
+        .unwrap();
+        writeln!(log, "type=PATH {head}item=0 name=\"{name}\" inode={s}").unwrap();
+        writeln!(log, "type=EOE {head}").unwrap();
+    }
+    std::fs::write(&input, log).unwrap();
+    let out = dir.path().join("out.jsonl");
+    let child = common::letrace()
+        .args(["audit", "parse"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, writing into the two locals.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{status}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 80);
+    let peak_mb = usage.ru_maxrss / 1024;
+    assert!(peak_mb < 64, "peak RSS {peak_mb} MB");
+}
