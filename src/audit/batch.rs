@@ -40,9 +40,9 @@ pub(super) struct Batch {
 
 /// A recycled batch whose line buffer grew beyond this lets it go (a batch holding one huge
 /// event must not pin megabytes for ever); a batch of ordinary events stays under it.
-const KEEP_BYTES: usize = 512 << 10;
+const KEEP_BYTES: usize = 256 << 10;
 /// The same for its rendered bytes and its records.
-const KEEP_OUT: usize = 2 << 20;
+const KEEP_OUT: usize = 1 << 20;
 const KEEP_RECS: usize = 4096;
 
 impl Batch {
