@@ -125,3 +125,58 @@ fn a_reader_that_goes_away_ends_the_run_quietly() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn batches_of_huge_events_stay_within_the_memory_bound() {
+    // 80 events with a 600 KB PATH record each: every one closes its batch on the byte bound,
+    // so it is the bytes in flight, not the number of batches, that must stay bounded.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.log");
+    let mut log = Vec::new();
+    let name = "p".repeat(600_000);
+    for s in 1..=80u64 {
+        let head = format!("msg=audit(1700000000.000:{s}): ");
+        writeln!(
+            log,
+            "type=SYSCALL {head}arch=c000003e syscall=2 success=yes exit=3 pid={s}"
+        )
+        .unwrap();
+        writeln!(log, "type=PATH {head}item=0 name=\"{name}\" inode={s}").unwrap();
+        writeln!(log, "type=EOE {head}").unwrap();
+    }
+    std::fs::write(&input, log).unwrap();
+    let out = dir.path().join("out.jsonl");
+    let mut child = common::letrace()
+        .args(["audit", "parse"])
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .spawn()
+        .unwrap();
+    // Its own high-water mark, read while it runs (the rusage of a child also counts what
+    // the test process, which forked it, held then).
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    let status = loop {
+        if let Ok(s) = std::fs::read_to_string(&status_file) {
+            if let Some(kb) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            {
+                peak_kb = peak_kb.max(kb);
+            }
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    assert!(status.success(), "{status}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 80);
+    assert!(peak_kb > 0, "no VmHWM read");
+    let peak_mb = peak_kb / 1024;
+    // The bound is 64 MB whatever the input; this input alone must stay well under
+    // it (before the bytes in flight were bounded it took 60-70 MB, now under 30).
+    assert!(peak_mb < 48, "peak RSS {peak_mb} MB");
+}

@@ -32,15 +32,18 @@ pub(super) struct Batch {
     pub items: Vec<Item>,
     /// Its place in the output: batches are numbered as the reader hands them out.
     pub index: u64,
+    /// Its line bytes when handed out (kept through `recycle`: the reader's accounting).
+    pub weight: usize,
     /// The rendered bytes, filled by a renderer, written by the writer.
     pub out: Vec<u8>,
 }
 
-/// A recycled batch whose line buffer grew beyond this is shrunk (a batch holding one huge
-/// event must not pin megabytes for ever).
-const KEEP_BYTES: usize = 2 << 20;
-/// The same for its rendered bytes.
-const KEEP_OUT: usize = 4 << 20;
+/// A recycled batch whose line buffer grew beyond this lets it go (a batch holding one huge
+/// event must not pin megabytes for ever); a batch of ordinary events stays under it.
+const KEEP_BYTES: usize = 256 << 10;
+/// The same for its rendered bytes and its records.
+const KEEP_OUT: usize = 1 << 20;
+const KEEP_RECS: usize = 4096;
 
 impl Batch {
     pub fn with_capacity(events: usize, bytes: usize) -> Self {
@@ -49,6 +52,7 @@ impl Batch {
             recs: Vec::with_capacity(events * 4),
             items: Vec::with_capacity(events),
             index: 0,
+            weight: 0,
             out: Vec::new(),
         }
     }
@@ -87,14 +91,22 @@ impl Batch {
         self.items.push(Item::Ready(Box::new(ev)));
     }
 
-    /// Empties it for reuse, giving back what a huge event made it allocate.
+    /// Empties it for reuse, giving back what a huge event made it allocate (a fresh buffer:
+    /// a shrunk one would keep the pages the big one touched).
     pub fn recycle(&mut self) {
         self.buf.clear();
         self.recs.clear();
         self.items.clear();
         self.out.clear();
-        self.buf.shrink_to(KEEP_BYTES);
-        self.out.shrink_to(KEEP_OUT);
+        if self.buf.capacity() > KEEP_BYTES {
+            self.buf = Vec::new();
+        }
+        if self.out.capacity() > KEEP_OUT {
+            self.out = Vec::new();
+        }
+        if self.recs.capacity() > KEEP_RECS {
+            self.recs = Vec::new();
+        }
     }
 
     /// A raw item's event, borrowed from the batch.

@@ -64,7 +64,10 @@ const BATCH_BYTES: usize = 128 << 10;
 /// Batches in circulation per worker (being filled, queued, rendered, waiting for their
 /// turn to be written): the whole pipeline's memory bound, and its slack for a thread that
 /// the scheduler pauses on a busy machine.
-const SLOTS_PER_WORKER: usize = 8;
+const SLOTS_PER_WORKER: usize = 16;
+/// Line bytes in flight at most (their rendered bytes are a few times more): the memory
+/// bound when batches close on their byte bound (huge events), rather than their count.
+const IN_FLIGHT_BYTES: usize = 6 << 20;
 /// Emptied events kept by the reader for reuse, and the largest buffer worth keeping (an
 /// event's buffer is reused as soon as it is copied into a batch: few are needed).
 const POOL_MAX: usize = 256;
@@ -182,6 +185,8 @@ fn read_all(
         pool,
         made: 1,
         slots,
+        spare: Vec::new(),
+        in_flight: 0,
         index: 0,
         seq: 1,
         closed: false,
@@ -258,6 +263,10 @@ struct State<'w> {
     /// Batches allocated so far, at most `slots`.
     made: usize,
     slots: usize,
+    /// Batches back from the output, for reuse.
+    spare: Vec<Batch>,
+    /// Line bytes in the batches handed out and not back yet.
+    in_flight: usize,
     /// The next batch's index.
     index: u64,
     seq: u64,
@@ -334,28 +343,46 @@ impl State<'_> {
             self.batch.recycle();
             return;
         }
-        let next = match self.pool.try_recv() {
-            Ok(b) => b,
-            Err(_) if self.made < self.slots => {
-                self.made += 1;
-                Batch::with_capacity(BATCH, BATCH_BYTES)
+        let bytes = self.batch.bytes();
+        // A batch to fill next, and room for this one's lines: at most `IN_FLIGHT_BYTES` of
+        // them between here and the output (a bigger batch goes alone), so batches of huge
+        // events cannot fill every slot. Both wait for the renderers to hand batches back.
+        let next = loop {
+            while let Ok(b) = self.pool.try_recv() {
+                self.returned(b);
             }
-            // All batches are in flight: wait for the writer to hand one back.
-            Err(_) => match self.pool.recv() {
-                Ok(b) => b,
+            if self.in_flight == 0 || self.in_flight + bytes <= IN_FLIGHT_BYTES {
+                if let Some(b) = self.spare.pop() {
+                    break b;
+                }
+                if self.made < self.slots {
+                    self.made += 1;
+                    break Batch::with_capacity(BATCH, BATCH_BYTES);
+                }
+            }
+            match self.pool.recv() {
+                Ok(b) => self.returned(b),
                 Err(_) => {
                     self.closed = true;
                     self.batch.recycle();
                     return;
                 }
-            },
+            }
         };
         let mut b = std::mem::replace(&mut self.batch, next);
         b.index = self.index;
+        b.weight = bytes;
         self.index += 1;
+        self.in_flight += bytes;
         if !self.work.push(b) {
             self.closed = true;
         }
+    }
+
+    /// A batch back from the output, written and emptied.
+    fn returned(&mut self, b: Batch) {
+        self.in_flight -= b.weight;
+        self.spare.push(b);
     }
 }
 
