@@ -12,98 +12,16 @@ use std::borrow::Cow;
 use super::coalesce::EventRef;
 use super::event::{Builder, JsonSink, RecordSink};
 use super::frags::write_time;
-use super::interp::{self, Ctx, CtxTrack, Interp, Kind};
+use super::interp::{self, CtxTrack};
 use super::json::{string, uint};
-use super::names::{self, Name};
+use super::names;
 use super::record::{self, Field, EXECVE, PATH, SYSCALL};
 use super::shapes;
 use super::summary::{PathSum, Sum, SumBufs, F};
 
-/// What one record's fields share in `render_fast`'s loop.
-struct One<'e, 'a> {
-    rtype: u32,
-    first_proc: bool,
-    enriched: &'e [record::Enriched<'a>],
-}
-
-impl<'a> One<'_, 'a> {
-    /// Interprets field `f` (`id`), writes it and gives it to the summary (with `only_ctx`,
-    /// only when its value depends on the context).
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn field(
-        &self,
-        ctx: &Ctx,
-        id: Name,
-        kind: Kind,
-        f: Field<'a>,
-        pre: Option<(&[u8; 24], usize)>,
-        only_ctx: bool,
-        scratch: &mut Vec<u8>,
-        sink: &mut JsonSink<'_>,
-        sum: &mut Sum<'a, '_>,
-        path: &mut Option<PathSum<'a>>,
-    ) {
-        let feed = !only_ctx || id.is_context();
-        match f.raw {
-            // The common case: the value is a slice of the log, and so is what the
-            // summary keeps of it.
-            Cow::Borrowed(r) => {
-                let it =
-                    interp::interpret_kind_in(ctx, kind, id, f.name, r, self.enriched, scratch);
-                let (value, value_at): (&[u8], _) = match it {
-                    Interp::Same => (r, Some(r)),
-                    Interp::At(v) => (v, Some(v)),
-                    Interp::Buf => (scratch, None),
-                };
-                let interp = (it != Interp::Same).then_some(value);
-                match pre {
-                    Some((p, n)) => sink.field_pre(p, n, f.name, r, interp),
-                    None => sink.field_json(id != Name::Other, f.name, r, interp),
-                }
-                if feed {
-                    let fv = F {
-                        rtype: self.rtype,
-                        id,
-                        name: f.name,
-                        raw: r,
-                        value,
-                        value_at,
-                    };
-                    sum.field(&fv, self.first_proc, path, &Cow::Borrowed);
-                }
-            }
-            Cow::Owned(o) => {
-                let it =
-                    interp::interpret_kind_in(ctx, kind, id, f.name, &o, self.enriched, scratch);
-                let value: &[u8] = match it {
-                    Interp::Same => &o,
-                    Interp::At(v) => v,
-                    Interp::Buf => scratch,
-                };
-                sink.field_json(
-                    id != Name::Other,
-                    f.name,
-                    &o,
-                    (it != Interp::Same).then_some(value),
-                );
-                if feed {
-                    let fv = F {
-                        rtype: self.rtype,
-                        id,
-                        name: f.name,
-                        raw: &o,
-                        value,
-                        value_at: None,
-                    };
-                    sum.field(&fv, self.first_proc, path, &|s: &[u8]| {
-                        Cow::Owned(s.to_vec())
-                    });
-                }
-            }
-        }
-    }
-}
+#[path = "fast_one.rs"]
+mod one;
+use one::One;
 
 impl Builder {
     /// The fast path behind `render_json`.

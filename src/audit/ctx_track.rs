@@ -1,0 +1,95 @@
+//! `Ctx` gathered field by field (the fast renderer's single pass).
+
+use super::{dec, strtoul, Ctx};
+use crate::audit::names::Name;
+use crate::audit::record::{EXECVE, PATH};
+use crate::audit::tables::Machine;
+
+/// `Ctx::new` built as the fields go by, for a renderer that takes each field once: `see`
+/// every field before interpreting it, `use_for` before interpreting it. A context value
+/// that changes after an interpretation relied on it (a late `arch=`, a repeated `syscall=`,
+/// `a0=` after a `socketcall`) makes the record `stale`: the caller renders it again with
+/// `Ctx::new`, whose values are the record's last ones.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CtxTrack {
+    pub ctx: Ctx,
+    on: bool,
+    used_sys: bool,
+    used_a0: bool,
+    used_a1: bool,
+    pub stale: bool,
+}
+
+impl CtxTrack {
+    #[inline]
+    pub fn new(rtype: u32) -> CtxTrack {
+        CtxTrack {
+            ctx: Ctx {
+                rtype,
+                ..Ctx::default()
+            },
+            on: rtype != EXECVE && rtype != PATH,
+            ..CtxTrack::default()
+        }
+    }
+
+    /// Takes field `id` (`raw`) into the context, as `Ctx::new` does, and notes what
+    /// interpreting it reads of the context.
+    #[inline(always)]
+    pub fn see(&mut self, id: Name, raw: &[u8]) {
+        if !self.on || !id.is_context() {
+            return;
+        }
+        self.see_context(id, raw);
+    }
+
+    fn see_context(&mut self, id: Name, raw: &[u8]) {
+        let c = &mut self.ctx;
+        match id {
+            Name::Arch => {
+                let (machine, unknown) = match strtoul(raw, 16) {
+                    Some(v) => {
+                        let m = Machine::from_audit_arch(v);
+                        (m, m.is_none())
+                    }
+                    None => (c.machine, true),
+                };
+                self.stale |= self.used_sys && (machine != c.machine || unknown != c.arch_unknown);
+                c.machine = machine;
+                c.arch_unknown = unknown;
+            }
+            Name::Syscall => {
+                let n = dec(raw).and_then(|v| u32::try_from(v).ok());
+                self.stale |= self.used_sys && n != c.syscall;
+                c.syscall = n;
+                self.used_sys = true;
+                if matches!(c.syscall_name(), Some("socketcall" | "ipc")) {
+                    self.used_a0 = true;
+                }
+            }
+            Name::A0 => {
+                let n = strtoul(raw, 16);
+                self.stale |= self.used_a0 && n != c.a0;
+                c.a0 = n;
+                self.used_sys = true;
+            }
+            Name::A1 => {
+                let n = strtoul(raw, 16);
+                self.stale |= self.used_a1 && n != c.a1;
+                c.a1 = n;
+                self.used_sys = true;
+            }
+            Name::A2 => {
+                self.used_sys = true;
+                self.used_a1 = true;
+            }
+            _ => self.used_sys = true,
+        }
+    }
+
+    /// After a stale pass: the context is final (every field was seen), keep it as it is.
+    pub fn freeze(&mut self) {
+        self.on = false;
+        self.stale = false;
+    }
+}
