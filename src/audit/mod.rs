@@ -19,6 +19,7 @@ pub mod parse;
 mod pipe;
 pub mod plugin;
 pub mod record;
+mod stamp;
 mod sysargs;
 pub mod tables;
 
