@@ -2,6 +2,7 @@
 //! record before, packed type names) give what the plain rules give.
 
 use super::*;
+use crate::audit::stamp::{digits, stamp_fast, stamp_slow};
 
 /// The plain reading of a decimal number, as the header's rules define it.
 fn digits_ref(s: &[u8], from: usize) -> Option<(u64, usize)> {

@@ -21,6 +21,7 @@ mod pipe;
 pub mod plugin;
 pub mod record;
 mod shapes;
+mod stamp;
 mod summary;
 mod sysargs;
 pub mod tables;

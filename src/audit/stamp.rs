@@ -1,0 +1,203 @@
+//! The stamp of an audit record, `msg=audit(SEC.FRAC:SERIAL)`: read with word operations in
+//! the shape auditd writes, by the plain rules otherwise, and remembered from the record
+//! before (the records of one event follow each other with the same stamp).
+
+use super::record::LineError;
+
+/// The stamp of a record parsed before, and what it says: the records of one event come one
+/// after the other with the same stamp, read once that way.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StampMemo {
+    /// The 32 bytes after `msg=audit(`, and which of them are the stamp's (up to its `)`).
+    words: [u128; 2],
+    mask: [u128; 2],
+    /// 0: none yet.
+    len: usize,
+    sec: u64,
+    nanos: u32,
+    serial: u64,
+}
+
+impl StampMemo {
+    /// `(sec, nanos, serial, where its ')' is)` when `r` starts with the stamp remembered.
+    #[inline]
+    pub(super) fn get(&self, r: &[u8]) -> Option<(u64, u32, u64, usize)> {
+        let (a, b) = words(r)?;
+        let same = (a ^ self.words[0]) & self.mask[0] | (b ^ self.words[1]) & self.mask[1];
+        (self.len > 0 && same == 0).then(|| (self.sec, self.nanos, self.serial, self.len - 1))
+    }
+
+    /// Remembers the stamp `r[..=close]` (when it fits in 32 bytes and more follow).
+    #[inline]
+    pub(super) fn set(&mut self, r: &[u8], close: usize, sec: u64, nanos: u32, serial: u64) {
+        let Some((a, b)) = words(r).filter(|_| close < 32) else {
+            return;
+        };
+        let len = close + 1;
+        let ones = |n: usize| match n {
+            0 => 0,
+            16.. => u128::MAX,
+            n => u128::MAX >> (128 - 8 * n),
+        };
+        *self = StampMemo {
+            words: [a, b],
+            mask: [ones(len), ones(len.saturating_sub(16))],
+            len,
+            sec,
+            nanos,
+            serial,
+        };
+    }
+}
+
+/// The first 32 bytes of `r` as two little-endian words.
+#[inline]
+fn words(r: &[u8]) -> Option<(u128, u128)> {
+    let w: &[u8; 32] = r.get(..32)?.try_into().ok()?;
+    let (a, b) = w.split_at(16);
+    Some((
+        u128::from_le_bytes(a.try_into().ok()?),
+        u128::from_le_bytes(b.try_into().ok()?),
+    ))
+}
+
+/// `SEC[.FRAC]:SERIAL)` at the start of `r`: digits only in each part, read in one pass;
+/// with where its `)` is.
+#[inline]
+pub(super) fn stamp(r: &[u8]) -> Result<(u64, u32, u64, usize), LineError> {
+    match stamp_fast(r) {
+        Some(v) => Ok(v),
+        None => stamp_slow(r),
+    }
+}
+
+/// The stamp auditd writes, `SSSSSSSSSS.mmm:N)` with a serial of 1 to 8 digits, read with
+/// word operations; `None` for any other shape (`stamp_slow` then reads it, or rejects it).
+#[inline]
+pub(super) fn stamp_fast(r: &[u8]) -> Option<(u64, u32, u64, usize)> {
+    let h: &[u8; 23] = r.get(..23)?.try_into().ok()?;
+    if h[10] != b'.' || h[14] != b':' {
+        return None;
+    }
+    let word = |at: usize| {
+        u64::from_le_bytes([
+            h[at],
+            h[at + 1],
+            h[at + 2],
+            h[at + 3],
+            h[at + 4],
+            h[at + 5],
+            h[at + 6],
+            h[at + 7],
+        ])
+    };
+    let (s8, s9, m0, m1, m2) = (h[8], h[9], h[11], h[12], h[13]);
+    let digit = |c: u8| c.wrapping_sub(b'0') as u64;
+    let (s8, s9, m0, m1, m2) = (digit(s8), digit(s9), digit(m0), digit(m1), digit(m2));
+    if s8 > 9 || s9 > 9 || m0 > 9 || m1 > 9 || m2 > 9 {
+        return None;
+    }
+    let sec = eight_digits(word(0))? * 100 + s8 * 10 + s9;
+    let nanos = ((m0 * 100 + m1 * 10 + m2) * 1_000_000) as u32;
+    // The serial's digits: the bytes of `w` up to the first that is not one.
+    let w = word(15);
+    let t = w ^ 0x3030_3030_3030_3030;
+    // A byte's high bit set when it is not a digit (its bits xor '0' above 9; no carries:
+    // the high bits are cleared before the addition).
+    let not_digit =
+        (((t & 0x7F7F_7F7F_7F7F_7F7F) + 0x7676_7676_7676_7676) | t) & 0x8080_8080_8080_8080;
+    let n = (not_digit.trailing_zeros() / 8) as usize;
+    if n == 0 || r.get(15 + n) != Some(&b')') {
+        return None;
+    }
+    // The digits moved to the top of the word, '0's below them: eight digits again.
+    let v = if n < 8 {
+        (w << (64 - 8 * n)) | (0x3030_3030_3030_3030 >> (8 * n))
+    } else {
+        w
+    };
+    Some((sec, nanos, eight_digits(v)?, 15 + n))
+}
+
+/// `stamp`, any shape: `SEC[.FRAC]:SERIAL)`, digits only in each part.
+pub(super) fn stamp_slow(r: &[u8]) -> Result<(u64, u32, u64, usize), LineError> {
+    let (sec, mut i) = digits(r, 0).ok_or(LineError::BadTimestamp)?;
+    let mut nanos = 0u32;
+    if r.get(i) == Some(&b'.') {
+        let from = i + 1;
+        let mut j = from;
+        while let Some(&c) = r.get(j).filter(|c| c.is_ascii_digit()) {
+            if j - from == 9 {
+                return Err(LineError::BadTimestamp);
+            }
+            nanos = nanos * 10 + (c - b'0') as u32;
+            j += 1;
+        }
+        const SCALE: [u32; 10] = [
+            1_000_000_000,
+            100_000_000,
+            10_000_000,
+            1_000_000,
+            100_000,
+            10_000,
+            1_000,
+            100,
+            10,
+            1,
+        ];
+        nanos *= SCALE[j - from];
+        i = j;
+    }
+    if r.get(i) != Some(&b':') {
+        return Err(LineError::BadTimestamp);
+    }
+    let (serial, close) = digits(r, i + 1).ok_or(LineError::BadTimestamp)?;
+    if r.get(close) != Some(&b')') {
+        return Err(LineError::BadTimestamp);
+    }
+    Ok((sec, nanos, serial, close))
+}
+
+/// The number written in decimal at `s[from..]`, up to the first non-digit: its value and
+/// where it ends. `None` without digits, with more than 20 of them, or on overflow.
+#[inline]
+pub(super) fn digits(s: &[u8], from: usize) -> Option<(u64, usize)> {
+    let mut n: u64 = 0;
+    let mut i = from;
+    // Eight digits at once when there are (a seconds stamp has ten).
+    if let Some(&[a, b, c, d, e, f, g, h]) = s.get(from..from + 8) {
+        let w = u64::from_le_bytes([a, b, c, d, e, f, g, h]);
+        if let Some(v) = eight_digits(w) {
+            n = v;
+            i += 8;
+        }
+    }
+    while let Some(&c) = s.get(i).filter(|c| c.is_ascii_digit()) {
+        // 19 digits always fit in a u64; the 20th may not; a 21st never does.
+        if i - from >= 19 {
+            if i - from == 20 {
+                return None;
+            }
+            n = n.checked_mul(10)?.checked_add((c - b'0') as u64)?;
+        } else {
+            n = n * 10 + (c - b'0') as u64;
+        }
+        i += 1;
+    }
+    (i > from).then_some((n, i))
+}
+
+/// The value of eight ASCII digits read as a little-endian word (first digit in the low
+/// byte), `None` unless all eight are digits: three multiplications instead of eight steps.
+#[inline]
+fn eight_digits(w: u64) -> Option<u64> {
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    // Every byte 0x30..=0x3f, and still so with 6 added (no carry crosses a byte): 0-9.
+    if w & HIGH != ZEROS || w.wrapping_add(0x0606_0606_0606_0606) & HIGH != ZEROS {
+        return None;
+    }
+    let v = (w & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561) >> 8;
+    let v = (v & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601) >> 16;
+    Some((v & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001) >> 32)
+}
