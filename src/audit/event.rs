@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::coalesce::{EventRef, RawEvent};
 use super::interp::{self, Ctx};
+pub(super) use super::json::JsonSink;
 use super::record::{self, Field, CWD, EXECVE, PATH, PROCTITLE, SOCKADDR, SYSCALL};
 use crate::event::{Bytes, Event, FileInfo, Map, Network, Process, SourceKind, Timestamp, Value};
 
@@ -65,103 +66,6 @@ impl RecordSink for ValueSink {
             triple.push(to_value(v));
         }
         self.fields.push(Value::List(triple));
-    }
-}
-
-/// Writes `audit.records` as JSON, byte for byte what serde writes for the `ValueSink` tree.
-pub(super) struct JsonSink<'a> {
-    out: &'a mut Vec<u8>,
-    first_record: bool,
-    first_field: bool,
-    open: bool,
-}
-
-impl<'a> JsonSink<'a> {
-    pub(super) fn new(out: &'a mut Vec<u8>) -> Self {
-        JsonSink {
-            out,
-            first_record: true,
-            first_field: true,
-            open: false,
-        }
-    }
-
-    pub(super) fn close(&mut self) {
-        if self.open {
-            self.out.extend_from_slice(b"]}");
-            self.open = false;
-        }
-    }
-}
-
-impl JsonSink<'_> {
-    /// Where the current record's fields start (right after `record`), for `rewind`.
-    pub(super) fn mark(&self) -> usize {
-        self.out.len()
-    }
-
-    /// Drops the fields written since `mark` (the record is written again).
-    pub(super) fn rewind(&mut self, mark: usize) {
-        self.out.truncate(mark);
-        self.first_field = true;
-    }
-
-    /// `field_json` for a name whose JSON is known (a `shapes::Slot`'s prefix).
-    #[inline]
-    pub(super) fn field_pre(
-        &mut self,
-        prefix: &[u8; 24],
-        plen: usize,
-        name: &[u8],
-        raw: &[u8],
-        interp: Option<&[u8]>,
-    ) {
-        super::json::field_pre(self.out, self.first_field, prefix, plen, name, raw, interp);
-        self.first_field = false;
-    }
-
-    /// `field` for the fast path: `known` says the name is one of `names::Name`'s (plain
-    /// ASCII: no escaping check), and the line's room is reserved once.
-    #[inline]
-    pub(super) fn field_json(
-        &mut self,
-        known: bool,
-        name: &[u8],
-        raw: &[u8],
-        interp: Option<&[u8]>,
-    ) {
-        super::json::field(self.out, self.first_field, known, name, raw, interp);
-        self.first_field = false;
-    }
-}
-
-impl RecordSink for JsonSink<'_> {
-    fn record(&mut self, type_name: Cow<'static, str>, _nfields: usize) {
-        self.close();
-        if !self.first_record {
-            self.out.push(b',');
-        }
-        self.first_record = false;
-        self.out.extend_from_slice(b"{\"type\":");
-        super::json::string(type_name.as_bytes(), self.out);
-        self.out.extend_from_slice(b",\"fields\":[");
-        self.first_field = true;
-        self.open = true;
-    }
-    fn field(&mut self, name: &[u8], raw: &[u8], interp: Option<&[u8]>) {
-        if !self.first_field {
-            self.out.push(b',');
-        }
-        self.first_field = false;
-        self.out.push(b'[');
-        super::json::string(name, self.out);
-        self.out.push(b',');
-        super::json::string(raw, self.out);
-        if let Some(v) = interp {
-            self.out.push(b',');
-            super::json::string(v, self.out);
-        }
-        self.out.push(b']');
     }
 }
 

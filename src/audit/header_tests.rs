@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::audit::stamp::{digits, stamp_fast, stamp_slow};
+use crate::audit::tables;
 
 /// The plain reading of a decimal number, as the header's rules define it.
 fn digits_ref(s: &[u8], from: usize) -> Option<(u64, usize)> {

@@ -20,6 +20,7 @@ pub mod parse;
 mod pipe;
 pub mod plugin;
 pub mod record;
+mod rtype;
 mod shapes;
 mod stamp;
 mod summary;

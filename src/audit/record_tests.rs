@@ -1,5 +1,7 @@
 //! Tests of `record.rs`.
 use super::*;
+use crate::audit::rtype::{common_type, parse_u64};
+use crate::audit::tables;
 
 fn names_vals(rtype: u32, body: &[u8]) -> Vec<(String, String)> {
     let mut v = Vec::new();
