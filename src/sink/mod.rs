@@ -131,8 +131,10 @@ fn open_checked(path: &str, append: bool) -> Result<File, Error> {
             owner: meta.uid(),
         });
     }
-    // Truncate only after the checks, so a refused path is left as it was.
-    if !append {
+    // Truncate only after the checks, so a refused path is left as it was; and only a file
+    // that has bytes: truncating an empty new file makes ext4 (auto_da_alloc) write the whole
+    // output back synchronously in close(), seconds for a multi-GB log.
+    if !append && meta.len() > 0 {
         file.set_len(0).map_err(create)?;
     }
     use std::os::unix::fs::PermissionsExt;
