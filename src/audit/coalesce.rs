@@ -315,15 +315,8 @@ impl Coalescer {
             }
             Entry::Vacant(v) => {
                 self.order.push_back((key, now_ms));
-                let mut ev = self.pool.pop().unwrap_or_default();
-                // Room for a typical event at once: pooled buffers then rarely regrow.
-                ev.buf.reserve(EVENT_BYTES);
-                ev.records.reserve(8);
-                ev.node = self.node_names[node as usize].clone();
-                ev.serial = h.serial;
-                ev.sec = h.sec;
-                ev.nanos = h.nanos;
-                Some(v.insert(ev))
+                let node = self.node_names[node as usize].clone();
+                Some(v.insert(fresh(&mut self.pool, node, h)))
             }
         };
         let ev = match found {
@@ -331,13 +324,8 @@ impl Coalescer {
             None => {
                 self.complete(key, true);
                 self.order.push_back((key, now_ms));
-                let mut ev = self.pool.pop().unwrap_or_default();
-                ev.buf.reserve(EVENT_BYTES);
-                ev.records.reserve(8);
-                ev.node = self.node_names[node as usize].clone();
-                ev.serial = h.serial;
-                ev.sec = h.sec;
-                ev.nanos = h.nanos;
+                let node = self.node_names[node as usize].clone();
+                let ev = fresh(&mut self.pool, node, h);
                 self.pending.entry(key).or_insert(ev)
             }
         };
@@ -508,6 +496,19 @@ impl Coalescer {
     pub fn in_flight(&self) -> usize {
         self.pending.len()
     }
+}
+
+/// A new event for record `h`, from the pool when it has one, with room for a typical event
+/// at once (pooled buffers then rarely regrow).
+fn fresh(pool: &mut Vec<RawEvent>, node: Option<Arc<[u8]>>, h: &Header<'_>) -> RawEvent {
+    let mut ev = pool.pop().unwrap_or_default();
+    ev.buf.reserve(EVENT_BYTES);
+    ev.records.reserve(8);
+    ev.node = node;
+    ev.serial = h.serial;
+    ev.sec = h.sec;
+    ev.nanos = h.nanos;
+    ev
 }
 
 #[cfg(test)]
