@@ -3,6 +3,7 @@
 
 use super::event::num;
 use super::json::{put, uint};
+use super::swar::{digits8, word};
 use crate::encode::jstr::copy_small;
 
 /// The keys of the summary's objects that come from fields (`process`, `audit`,
@@ -295,31 +296,6 @@ pub(super) fn num_member(buf: &mut Vec<u8>, lit: &[u8], raw: &[u8], max: &[u8]) 
         buf.truncate(at);
     }
     ok
-}
-
-/// The eight bytes at `b[i..i + 8]`.
-#[inline(always)]
-pub(super) fn word(b: &[u8], i: usize) -> u64 {
-    u64::from_le_bytes([
-        b[i],
-        b[i + 1],
-        b[i + 2],
-        b[i + 3],
-        b[i + 4],
-        b[i + 5],
-        b[i + 6],
-        b[i + 7],
-    ])
-}
-
-/// True when every byte of `w` is an ASCII digit.
-#[inline(always)]
-pub(super) fn digits8(w: u64) -> bool {
-    const HIGH: u64 = 0xf0f0_f0f0_f0f0_f0f0;
-    const ZEROS: u64 = 0x3030_3030_3030_3030;
-    // 0x30..=0x3f have the high nibble 3; adding 6 keeps it only for 0x30..=0x39 (no byte
-    // carries into the next: each is at most 0x3f + 6).
-    w & HIGH == ZEROS && w.wrapping_add(0x0606_0606_0606_0606) & HIGH == ZEROS
 }
 
 /// `canonical` for up to 16 bytes, checked a word at a time; false beyond.

@@ -24,6 +24,7 @@ mod rtype;
 mod shapes;
 mod stamp;
 mod summary;
+mod swar;
 mod sysargs;
 pub mod tables;
 

@@ -3,6 +3,7 @@
 //! before (the records of one event follow each other with the same stamp).
 
 use super::record::LineError;
+use super::swar::{digits8, word};
 
 /// The stamp of a record parsed before, and what it says: the records of one event come one
 /// after the other with the same stamp, read once that way.
@@ -79,28 +80,16 @@ pub(super) fn stamp_fast(r: &[u8]) -> Option<(u64, u32, u64, usize)> {
     if h[10] != b'.' || h[14] != b':' {
         return None;
     }
-    let word = |at: usize| {
-        u64::from_le_bytes([
-            h[at],
-            h[at + 1],
-            h[at + 2],
-            h[at + 3],
-            h[at + 4],
-            h[at + 5],
-            h[at + 6],
-            h[at + 7],
-        ])
-    };
     let (s8, s9, m0, m1, m2) = (h[8], h[9], h[11], h[12], h[13]);
     let digit = |c: u8| c.wrapping_sub(b'0') as u64;
     let (s8, s9, m0, m1, m2) = (digit(s8), digit(s9), digit(m0), digit(m1), digit(m2));
     if s8 > 9 || s9 > 9 || m0 > 9 || m1 > 9 || m2 > 9 {
         return None;
     }
-    let sec = eight_digits(word(0))? * 100 + s8 * 10 + s9;
+    let sec = eight_digits(word(h, 0))? * 100 + s8 * 10 + s9;
     let nanos = ((m0 * 100 + m1 * 10 + m2) * 1_000_000) as u32;
     // The serial's digits: the bytes of `w` up to the first that is not one.
-    let w = word(15);
+    let w = word(h, 15);
     let t = w ^ 0x3030_3030_3030_3030;
     // A byte's high bit set when it is not a digit (its bits xor '0' above 9; no carries:
     // the high bits are cleared before the addition).
@@ -191,10 +180,7 @@ pub(super) fn digits(s: &[u8], from: usize) -> Option<(u64, usize)> {
 /// byte), `None` unless all eight are digits: three multiplications instead of eight steps.
 #[inline]
 fn eight_digits(w: u64) -> Option<u64> {
-    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
-    const ZEROS: u64 = 0x3030_3030_3030_3030;
-    // Every byte 0x30..=0x3f, and still so with 6 added (no carry crosses a byte): 0-9.
-    if w & HIGH != ZEROS || w.wrapping_add(0x0606_0606_0606_0606) & HIGH != ZEROS {
+    if !digits8(w) {
         return None;
     }
     let v = (w & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561) >> 8;
