@@ -165,6 +165,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn create_empties_an_existing_output_and_makes_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.jsonl");
+        let ps = p.to_str().unwrap();
+        std::fs::write(&p, "old, longer than what follows\n").unwrap();
+        let mut d = Dest::create_file(ps).unwrap();
+        d.write_all(b"new\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new\n");
+        // A path that did not exist (not truncated: it has nothing to lose).
+        let q = dir.path().join("fresh.jsonl");
+        let mut d = Dest::create_file(q.to_str().unwrap()).unwrap();
+        d.write_all(b"first\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&q).unwrap(), "first\n");
+    }
+
+    #[test]
     fn append_keeps_what_was_there_and_reopen_follows_a_rename() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("out.jsonl");
