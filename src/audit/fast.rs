@@ -38,15 +38,28 @@ impl Builder {
         let mut enriched: Vec<record::Enriched> = reuse(std::mem::take(&mut bufs.enriched));
 
         for h in raw.views() {
-            let tname = h.type_name();
-            if kind.is_none() || h.rtype == SYSCALL {
-                kind = Some(tname.clone());
+            // The type's name and JSON are kept per type (`Shapes::head`) when they do not
+            // depend on how the line wrote the type.
+            let (shape, head) = shapes.of(h.rtype);
+            match head {
+                Some((name, json)) => {
+                    if kind.is_none() || h.rtype == SYSCALL {
+                        kind = Some(Cow::Borrowed(name));
+                    }
+                    sink.record_head(json);
+                }
+                None => {
+                    let tname = h.type_name();
+                    if kind.is_none() || h.rtype == SYSCALL {
+                        kind = Some(tname.clone());
+                    }
+                    sink.record(tname, 0);
+                }
             }
             enriched.clear();
             if let Some(e) = h.enriched {
                 record::enrichment_into(e, &mut enriched);
             }
-            sink.record(tname, 0);
             let mark = sink.mark();
             let mut path = sum.path_begin(h.rtype);
             let first_proc = !sum.has_process && h.rtype != PATH && h.rtype != EXECVE;
@@ -60,9 +73,9 @@ impl Builder {
                 rtype: h.rtype,
                 first_proc,
                 enriched: &enriched,
+                enriched_names: record::enriched_names(&enriched),
             };
             let mut only_ctx = false;
-            let shape = shapes.of(h.rtype);
             loop {
                 let mut fields = record::Fields::new(h.rtype, h.body);
                 let mut i = 0;

@@ -14,6 +14,8 @@ pub(super) struct One<'e, 'a> {
     pub rtype: u32,
     pub first_proc: bool,
     pub enriched: &'e [record::Enriched<'a>],
+    /// `record::enriched_names(enriched)`.
+    pub enriched_names: u128,
 }
 
 impl<'a> One<'_, 'a> {
@@ -35,12 +37,18 @@ impl<'a> One<'_, 'a> {
         path: &mut Option<PathSum<'a>>,
     ) {
         let feed = !only_ctx || id.is_context();
+        // Only a field the enrichment may translate takes its lookup (`interpret_kind_in`
+        // answers most fields inline when there is none).
+        let enriched = if !self.enriched.is_empty() && self.enriched_names >> (id as u8) & 1 != 0 {
+            self.enriched
+        } else {
+            &[]
+        };
         match f.raw {
             // The common case: the value is a slice of the log, and so is what the
             // summary keeps of it.
             Cow::Borrowed(r) => {
-                let it =
-                    interp::interpret_kind_in(ctx, kind, id, f.name, r, self.enriched, scratch);
+                let it = interp::interpret_kind_in(ctx, kind, id, f.name, r, enriched, scratch);
                 let (value, value_at): (&[u8], _) = match it {
                     Interp::Same => (r, Some(r)),
                     Interp::At(v) => (v, Some(v)),
@@ -64,8 +72,7 @@ impl<'a> One<'_, 'a> {
                 }
             }
             Cow::Owned(o) => {
-                let it =
-                    interp::interpret_kind_in(ctx, kind, id, f.name, &o, self.enriched, scratch);
+                let it = interp::interpret_kind_in(ctx, kind, id, f.name, &o, enriched, scratch);
                 let value: &[u8] = match it {
                     Interp::Same => &o,
                     Interp::At(v) => v,

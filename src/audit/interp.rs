@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 
 use super::decoders;
+use super::json;
 use super::names::{self, Name};
 use super::record::{self, unhex, EXECVE, PATH};
 use super::sysargs::{ipc_name, socketcall_name, syscall_arg, Arg};
@@ -384,7 +385,8 @@ fn cow_in<'a>(c: Option<Cow<'a, [u8]>>, buf: &mut Vec<u8>) -> Interp<'a> {
 fn hex_arg(raw: &[u8], buf: &mut Vec<u8>) {
     buf.extend_from_slice(b"0x");
     if raw.is_ascii() {
-        return buf.extend_from_slice(raw);
+        // A few bytes (at most 16 hex digits): without a `memcpy` call.
+        return json::put(buf, raw);
     }
     match std::str::from_utf8(raw) {
         Ok(_) => buf.extend_from_slice(raw),

@@ -254,6 +254,22 @@ impl JsonSink<'_> {
     }
 }
 
+impl JsonSink<'_> {
+    /// `record` for a type whose JSON up to its fields, `{"type":"T","fields":[`, is known
+    /// (see `shapes::Shapes::head`).
+    #[inline]
+    pub(super) fn record_head(&mut self, head: &[u8]) {
+        self.close();
+        if !self.first_record {
+            self.out.push(b',');
+        }
+        self.first_record = false;
+        self.out.extend_from_slice(head);
+        self.first_field = true;
+        self.open = true;
+    }
+}
+
 impl RecordSink for JsonSink<'_> {
     fn record(&mut self, type_name: Cow<'static, str>, _nfields: usize) {
         self.close();

@@ -111,6 +111,9 @@ macro_rules! names {
         /// Every name with its packed form, in declaration order.
         const LIST: &[(u128, Name)] = &[$((packed::$id, Name::$id),)*];
 
+        // Sets of names are `u128` bit sets (`record::enriched_names`).
+        const _: () = assert!(LIST.len() < 128);
+
         impl Name {
             /// auparse's interpretation for the name, before per-record-type overrides.
             #[inline]

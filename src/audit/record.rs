@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use super::names::{self, Name};
 pub use super::rtype::{type_name, type_number, PackHasher};
 use super::stamp::stamp;
 pub use super::stamp::StampMemo;
@@ -584,26 +585,27 @@ fn hex_upper(b: &[u8]) -> Vec<u8> {
     v
 }
 
-#[inline]
-fn hexval(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+/// Hex digit -> value; 0xff for any other byte.
+static HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
-}
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Decodes a value that is entirely hex digits, of even length; `None` otherwise.
 pub fn unhex(s: &[u8]) -> Option<Vec<u8>> {
-    if s.is_empty() || !s.len().is_multiple_of(2) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(s.len() / 2);
-    for p in s.chunks_exact(2) {
-        out.push(hexval(p[0])? << 4 | hexval(p[1])?);
-    }
-    Some(out)
+    let mut out = Vec::new();
+    unhex_into(s, &mut out).then_some(out)
 }
 
 /// Appends the decoding of an all-hex, even-length value to `out`; false (and `out` left as it
@@ -613,15 +615,17 @@ pub fn unhex_into(s: &[u8], out: &mut Vec<u8>) -> bool {
         return false;
     }
     let start = out.len();
-    out.reserve(s.len() / 2);
-    for p in s.chunks_exact(2) {
-        match (hexval(p[0]), hexval(p[1])) {
-            (Some(h), Some(l)) => out.push(h << 4 | l),
-            _ => {
-                out.truncate(start);
-                return false;
-            }
-        }
+    // Decoded without a branch per byte (long hex values are common: proctitle, args); a
+    // bad digit's 0xff shows in `bad`, checked once at the end.
+    let mut bad = 0u8;
+    out.extend(s.chunks_exact(2).map(|p| {
+        let (h, l) = (HEX[p[0] as usize], HEX[p[1] as usize]);
+        bad |= h | l;
+        h << 4 | l
+    }));
+    if bad > 15 {
+        out.truncate(start);
+        return false;
     }
     true
 }
@@ -651,6 +655,28 @@ pub fn enrichment_into<'a>(e: &'a [u8], out: &mut Vec<Enriched<'a>>) {
             out.push(Enriched(&tok[..eq], &tok[eq + 1..]));
         }
     }
+}
+
+/// The field names `enriched`'s translations can apply to, as a set of `Name`s (bit `id as
+/// u8`; `Name::Other`'s bit: some translation's name is none of them). A field whose name's
+/// bit is clear has no translation (`Enriched::is` compares the lower-cased name, which
+/// classifies as the field's name when they are equal).
+pub fn enriched_names(enriched: &[Enriched<'_>]) -> u128 {
+    let mut set = 0u128;
+    for e in enriched {
+        let mut low = [0u8; 15];
+        let id = match low.get_mut(..e.0.len()) {
+            Some(l) => {
+                for (d, s) in l.iter_mut().zip(e.0) {
+                    *d = s.to_ascii_lowercase();
+                }
+                names::classify(l)
+            }
+            None => Name::Other,
+        };
+        set |= 1 << (id as u8);
+    }
+    set
 }
 
 /// One enriched translation: the name as written (upper case) and the value.

@@ -267,3 +267,110 @@ fn packed_keys_are_split() {
         ]
     );
 }
+
+#[test]
+fn enriched_names_holds_every_name_a_translation_applies_to() {
+    let e = b"ARCH=x86_64 SYSCALL=openat AUID=\"root\" UiD=\"u\" FOO=bar OLD-AUID=x \
+              ABCDEFGHIJKLMNOPQ=long";
+    let en = enrichment(e);
+    let set = enriched_names(&en);
+    let names: &[&[u8]] = &[
+        b"arch",
+        b"syscall",
+        b"auid",
+        b"uid",
+        b"foo",
+        b"old-auid",
+        b"abcdefghijklmnopq",
+        b"gid",
+        b"euid",
+        b"ARCH",
+        b"a0",
+        b"bar",
+        b"",
+    ];
+    for &n in names {
+        let bit = set >> (super::names::classify(n) as u8) & 1 != 0;
+        if en.iter().any(|e| e.is(n)) {
+            assert!(bit, "{:?}", String::from_utf8_lossy(n));
+        }
+    }
+    // Names no translation has are left out (`foo` and the long name are `Other`'s).
+    for n in [&b"gid"[..], b"euid", b"a0", b"syscall_x"] {
+        let id = super::names::classify(n);
+        assert_eq!(set >> (id as u8) & 1, (id == Name::Other) as u128, "{n:?}");
+    }
+    assert_eq!(enriched_names(&[]), 0);
+    assert_eq!(enriched_names(&enrichment(b"UID=\"root\"")) & 1, 0);
+}
+
+#[test]
+fn unhex_decodes_only_all_hex_even_values() {
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    for a in 0..=255u8 {
+        for b in 0..=255u8 {
+            let want = digit(a).zip(digit(b)).map(|(h, l)| vec![h << 4 | l]);
+            assert_eq!(unhex(&[a, b]), want, "{a} {b}");
+        }
+    }
+    let good = b"2f62696E2F7368000102feFF";
+    assert_eq!(
+        unhex(good).unwrap(),
+        [b"/bin/sh".as_slice(), &[0, 1, 2, 0xfe, 0xff]].concat()
+    );
+    for at in 0..good.len() {
+        let mut v = good.to_vec();
+        v[at] = b'g';
+        let mut out = b"kept".to_vec();
+        assert!(!unhex_into(&v, &mut out));
+        assert_eq!(out, b"kept");
+        assert_eq!(unhex(&v), None);
+    }
+    let mut out = b"x".to_vec();
+    assert!(!unhex_into(b"abc", &mut out) && !unhex_into(b"", &mut out));
+    assert!(unhex_into(b"4142", &mut out));
+    assert_eq!(out, b"xAB");
+}
+
+#[test]
+fn enrichment_splits_as_the_plain_rule() {
+    // The rule: tokens between single spaces, empty ones skipped, split at the first `=`.
+    fn reference(e: &[u8]) -> Vec<Enriched<'_>> {
+        e.split(|&c| c == b' ')
+            .filter(|t| !t.is_empty())
+            .filter_map(|t| {
+                let eq = t.iter().position(|&c| c == b'=')?;
+                Some(Enriched(&t[..eq], &t[eq + 1..]))
+            })
+            .collect()
+    }
+    let mut cases: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b" ".to_vec(),
+        b"UID=\"root\" AUID=\"unset\"".to_vec(),
+        b"  A=1   B==2 noeq C= =D LONGNAME_ABCDEFGH=\"x y\" ".to_vec(),
+        b"ARCH=x86_64 SYSCALL=openat AUID=\"a\" UID=\"root\" GID=\"root\" EUID=\"root\"".to_vec(),
+    ];
+    let alphabet = b"A= x";
+    for len in 0..12 {
+        for seed in 0..200u32 {
+            let mut v = Vec::new();
+            let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(len as u32);
+            for _ in 0..len {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                v.push(alphabet[(x % 4) as usize]);
+            }
+            cases.push(v);
+        }
+    }
+    for c in &cases {
+        assert_eq!(
+            enrichment(c),
+            reference(c),
+            "{:?}",
+            String::from_utf8_lossy(c)
+        );
+    }
+}

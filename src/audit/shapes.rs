@@ -8,7 +8,8 @@
 use super::interp::{kind_of, Kind};
 use super::names::Name;
 use super::record::Fields;
-use crate::encode::jstr::plain;
+use super::tables;
+use crate::encode::jstr::{plain, string};
 
 /// One predicted field: its name followed by `=`, packed as the first bytes of the token
 /// (little-endian), the mask of those bytes, and what the name's first sight computed.
@@ -48,6 +49,9 @@ const MAX: usize = 64;
 pub(super) struct Shapes {
     index: Box<[u8; 4096]>,
     types: Vec<Vec<Way>>,
+    /// Per learned type (as `types`): its name when every token of that number gets the
+    /// table's name, and `{"type":"NAME","fields":[` (the record's JSON up to its fields).
+    heads: Vec<Option<Head>>,
     spare: Vec<Way>,
 }
 
@@ -60,29 +64,47 @@ impl Default for Shapes {
         Shapes {
             index: Box::new([0; 4096]),
             types: Vec::new(),
+            heads: Vec::new(),
             spare: Vec::new(),
         }
     }
 }
 
 impl Shapes {
-    /// The shape of record type `rtype`.
-    #[inline]
-    pub fn of(&mut self, rtype: u32) -> &mut Vec<Way> {
+    /// The shape of record type `rtype`, with the type's name and the JSON its records start
+    /// with when they do not depend on how the type was written (see `head`).
+    #[inline(always)]
+    pub fn of(&mut self, rtype: u32) -> (&mut Vec<Way>, Option<(&'static str, &[u8])>) {
         let Some(at) = self.index.get_mut(rtype as usize) else {
             self.spare.clear();
-            return &mut self.spare;
+            return (&mut self.spare, None);
         };
         if *at == 0 {
             if self.types.len() >= 255 {
                 self.spare.clear();
-                return &mut self.spare;
+                return (&mut self.spare, None);
             }
             self.types.push(Vec::new());
+            self.heads.push(head(rtype));
             *at = self.types.len() as u8;
         }
-        &mut self.types[*at as usize - 1]
+        let i = *at as usize - 1;
+        let head = self.heads[i].as_ref().map(|(n, j)| (*n, &j[..]));
+        (&mut self.types[i], head)
     }
+}
+
+/// A type's name and `{"type":"NAME","fields":[`.
+type Head = (&'static str, Box<[u8]>);
+
+/// `head`'s value for `rtype`: the table's name, which `type_name` gives every token of that
+/// number (the common names it checks first are the table's names of their numbers).
+fn head(rtype: u32) -> Option<Head> {
+    let name = tables::type_name(rtype)?;
+    let mut json = b"{\"type\":".to_vec();
+    string(name.as_bytes(), &mut json);
+    json.extend_from_slice(b",\"fields\":[");
+    Some((name, json.into_boxed_slice()))
 }
 
 /// The next field of `fields` when `s` predicts it: the slot, the name and the value.
@@ -198,6 +220,49 @@ mod tests {
             &long.prefix[..long.plen as usize],
             b"[\"0123456789abcde\",\""
         );
+    }
+
+    #[test]
+    fn a_kept_head_is_what_every_token_of_its_type_gets() {
+        use crate::audit::record::{type_name, type_number};
+        let mut toks: Vec<String> = ["SYSCALL", "PATH", "CWD", "EXECVE", "PROCTITLE", "EOE"]
+            .iter()
+            .chain(&[
+                "SOCKADDR",
+                "AVC",
+                "USER_AVC",
+                "1300",
+                "UNKNOWN[1300]",
+                "UNKNOWN[9]",
+            ])
+            .map(|t| t.to_string())
+            .collect();
+        for n in 0..4200u32 {
+            toks.push(n.to_string());
+            toks.push(format!("UNKNOWN[{n}]"));
+            toks.extend(tables::type_name(n).map(str::to_string));
+        }
+        let mut kept = 0;
+        for t in &toks {
+            let n = type_number(t.as_bytes());
+            let Some((name, json)) = head(n) else {
+                continue;
+            };
+            kept += 1;
+            let want = type_name(n, t.as_bytes());
+            assert_eq!(name, want, "{t}");
+            let mut j = b"{\"type\":".to_vec();
+            string(want.as_bytes(), &mut j);
+            j.extend_from_slice(b",\"fields\":[");
+            assert_eq!(*json, *j);
+        }
+        assert!(kept > 300, "{kept}");
+        // Types the table does not name are written as the line wrote them: never kept.
+        assert!(head(0).is_none() && head(9).is_none());
+        let mut s = Shapes::default();
+        assert_eq!(s.of(1300).1.map(|h| h.0), Some("SYSCALL"));
+        assert_eq!(s.of(1300).1.map(|h| h.0), Some("SYSCALL"));
+        assert!(s.of(5000).1.is_none() && s.of(0).1.is_none());
     }
 
     #[test]
