@@ -81,9 +81,7 @@ impl Builder {
                 let mut i = 0;
                 loop {
                     // The usual name at this place (see `shapes`), else the general rules.
-                    let hit = shape
-                        .get(i)
-                        .and_then(|w| w.iter().find_map(|s| shapes::take(&mut fields, s)));
+                    let hit = shape.get(i).and_then(|w| shapes::take(&mut fields, w));
                     let (f, id, kind, pre) = match hit {
                         Some((s, name, raw)) => (
                             Field {

@@ -238,44 +238,41 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// The next field when its token starts with `name=` (`pat` and `mask`: those bytes as
-    /// `shapes::Slot` packs them, `nlen`: the name's length, `is_key`: the name is `key`);
-    /// `None`, without moving on, when it does not or when the general rules (`next`) have
-    /// something to say about it. Returns the name and the value.
+    /// The next token's first 16 bytes, packed as `shapes::Slot` packs names (zeros past the
+    /// body's end, never `=`), and the rest of the body from that token on; `None` when the
+    /// general rules (`next`) have something pending. `take_at` takes the field.
     #[inline(always)]
-    pub fn next_if(
-        &mut self,
-        pat: u128,
-        mask: u128,
-        nlen: usize,
-        is_key: bool,
-    ) -> Option<(&'a [u8], &'a [u8])> {
+    pub fn peek(&self) -> Option<(u128, &'a [u8])> {
+        if self.pending.is_some() {
+            return None;
+        }
         let mut s = self.toks.0;
         if let [b' ', r @ ..] = s {
             s = r;
         }
-        if self.pending.is_some() {
-            return None;
-        }
-        let w = if s.len() >= 16 {
-            u128::from_le_bytes([
-                s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12],
-                s[13], s[14], s[15],
-            ])
-        } else {
-            // The end of the body: the bytes that are there, zeros after them (never `=`).
-            if s.len() <= nlen {
-                return None;
+        let w = match s.first_chunk::<16>() {
+            Some(c) => u128::from_le_bytes(*c),
+            None => {
+                let mut b = [0u8; 16];
+                b[..s.len()].copy_from_slice(s);
+                u128::from_le_bytes(b)
             }
-            let mut b = [0u8; 16];
-            b[..s.len()].copy_from_slice(s);
-            u128::from_le_bytes(b)
         };
-        if w & mask != pat {
-            return None;
-        }
+        Some((w, s))
+    }
+
+    /// The field at `s` (from `peek`), whose token starts with a `name=` of `nlen` bytes
+    /// (`is_key`: the name is `key`): the name and the value; `None`, without moving on, when
+    /// the general rules (`next`) have something to say about it.
+    #[inline(always)]
+    pub fn take_at(
+        &mut self,
+        s: &'a [u8],
+        nlen: usize,
+        is_key: bool,
+    ) -> Option<(&'a [u8], &'a [u8])> {
         // `name=` and nothing before it: the token's first `=` is at `nlen`.
-        let v = &s[nlen + 1..];
+        let v = s.get(nlen + 1..)?;
         let (val, rest) = match find_byte(v, b' ') {
             Some(e) => (&v[..e], &v[e + 1..]),
             None => (v, &[][..]),

@@ -17,7 +17,7 @@ use crate::encode::jstr::{plain, string};
 pub(super) struct Slot {
     pub pat: u128,
     pub mask: u128,
-    /// Name length (the `=` is at this index); 0: no prediction.
+    /// Name length (the `=` is at this index); 0: no prediction (`NONE`).
     pub nlen: u8,
     /// `key=`: hex values split into several keys, the prediction holds only for others.
     pub is_key: bool,
@@ -29,8 +29,9 @@ pub(super) struct Slot {
     pub plen: u8,
 }
 
+/// No prediction: its `pat` has a bit outside `mask`, so no token matches it.
 const NONE: Slot = Slot {
-    pat: 0,
+    pat: 1,
     mask: 0,
     nlen: 0,
     is_key: false,
@@ -107,16 +108,23 @@ fn head(rtype: u32) -> Option<Head> {
     Some((name, json.into_boxed_slice()))
 }
 
-/// The next field of `fields` when `s` predicts it: the slot, the name and the value.
+/// The next field of `fields` when a slot of `way` predicts it: the slot, the name and the
+/// value. The token is read once for both slots (and at most one of them can match it: a
+/// way never holds a name twice, and a token's name ends at its first `=`).
 #[inline(always)]
 pub(super) fn take<'s, 'a>(
     fields: &mut Fields<'a>,
-    s: &'s Slot,
+    way: &'s Way,
 ) -> Option<(&'s Slot, &'a [u8], &'a [u8])> {
-    if s.nlen == 0 {
+    let (w, rest) = fields.peek()?;
+    let s = if w & way[0].mask == way[0].pat {
+        &way[0]
+    } else if w & way[1].mask == way[1].pat {
+        &way[1]
+    } else {
         return None;
-    }
-    let (name, raw) = fields.next_if(s.pat, s.mask, s.nlen as usize, s.is_key)?;
+    };
+    let (name, raw) = fields.take_at(rest, s.nlen as usize, s.is_key)?;
     Some((s, name, raw))
 }
 
@@ -140,7 +148,7 @@ pub(super) fn learn(
     }
     let w = &mut shape[i];
     if w.iter().any(|s| s.predicts(name)) {
-        // Predicted, but the record ended before the token (`next_if` left it to `next`).
+        // Predicted, but the record ended before the token (`take_at` left it to `next`).
         return;
     }
     if let Some(s) = slot(rtype, name, id) {
