@@ -735,15 +735,20 @@ fn cap_bitmap(raw: &[u8]) -> Option<Cow<'static, [u8]>> {
     let Some(v) = strtoul(raw, 16) else {
         return conversion_error(raw);
     };
-    let names: Vec<&str> = (0..tables::CAPS.len())
-        .filter(|&i| v & (1u64 << i) != 0)
-        .map(|i| tables::CAPS[i])
-        .collect();
-    if names.is_empty() {
-        text("none")
-    } else {
-        text(names.join(","))
+    // The names of the set bits that have one, lowest first (most bitmaps are 0: `none`).
+    let mut bits = v & ((1u64 << tables::CAPS.len()) - 1);
+    if bits == 0 {
+        return text("none");
     }
+    let mut out = Vec::new();
+    while bits != 0 {
+        if !out.is_empty() {
+            out.push(b',');
+        }
+        out.extend_from_slice(tables::CAPS[bits.trailing_zeros() as usize].as_bytes());
+        bits &= bits - 1;
+    }
+    Some(Cow::Owned(out))
 }
 
 #[cfg(test)]

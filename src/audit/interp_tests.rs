@@ -165,3 +165,36 @@ fn auparse_examples() {
     assert_eq!(i(1100, "res", "1"), "yes");
     assert_eq!(i(1305, "list", "4"), "exit");
 }
+
+#[test]
+fn cap_bitmaps_name_their_bits_lowest_first() {
+    assert_eq!(i(1302, "cap_fp", "1"), "chown");
+    assert_eq!(i(1302, "cap_fp", "0000000000000000"), "none");
+    assert_eq!(i(1302, "cap_fi", "zz"), "none");
+    assert_eq!(
+        i(1302, "cap_fi", "10000000000000000"),
+        "conversion error(10000000000000000)"
+    );
+    for v in [
+        3u64,
+        0x003f_ffff_ffff,
+        0x1ff_ffff_ffff,
+        u64::MAX,
+        1 << 40,
+        1 << 41,
+        0xffff_fe00_0000_0000,
+        0x8000_0000_0000_0001,
+        0x0123_4567_89ab_cdef,
+    ] {
+        let names: Vec<&str> = (0..tables::CAPS.len())
+            .filter(|&b| v & (1u64 << b) != 0)
+            .map(|b| tables::CAPS[b])
+            .collect();
+        let want = if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(",")
+        };
+        assert_eq!(i(1302, "cap_pe", &format!("{v:x}")), want, "{v:x}");
+    }
+}

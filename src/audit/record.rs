@@ -89,11 +89,11 @@ fn split_space(s: &[u8]) -> (&[u8], &[u8]) {
 }
 
 /// The first `b` in `s`. Header parts and values are mostly a few bytes long, where a SIMD
-/// search's dispatch and setup cost more than a byte loop.
+/// search's dispatch and setup cost more than eight bytes at a time (`find_byte`).
 #[inline]
 pub fn memchr(b: u8, s: &[u8]) -> Option<usize> {
     if s.len() < 32 {
-        s.iter().position(|&c| c == b)
+        find_byte(s, b)
     } else {
         memchr::memchr(b, s)
     }
