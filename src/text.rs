@@ -12,7 +12,8 @@
 
 use std::borrow::Cow;
 
-fn needs_escape(c: char) -> bool {
+/// Whether `c` is written as `\xNN` escapes (a backslash is written `\\`, see the module doc).
+pub(crate) fn needs_escape(c: char) -> bool {
     matches!(c, '\\' | '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}')
 }
 

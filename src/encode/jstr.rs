@@ -286,13 +286,50 @@ fn special_mask(w: u64) -> u64 {
     (w | del | ctl | quote | backslash) & HIGH
 }
 
+/// `crate::text::escape` then JSON's escaping, written straight to `out`: runs of characters
+/// that need neither are copied in bulk (a long decoded value with one control byte used to
+/// be escaped into a `String` and then copied byte by byte).
 fn slow(bytes: &[u8], out: &mut Vec<u8>) {
-    let t = crate::text::escape(bytes);
-    for &b in t.as_bytes() {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            _ => out.push(b),
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    // text's `\xNN`, its backslash escaped for JSON.
+    let hex = |b: u8, out: &mut Vec<u8>| {
+        out.extend_from_slice(&[
+            b'\\',
+            b'\\',
+            b'x',
+            HEX[(b >> 4) as usize],
+            HEX[(b & 15) as usize],
+        ])
+    };
+    out.reserve(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        let v = chunk.valid();
+        let mut start = 0;
+        for (i, c) in v.char_indices() {
+            let esc = match c {
+                '"' | '\\' => true,
+                c => crate::text::needs_escape(c),
+            };
+            if !esc {
+                continue;
+            }
+            out.extend_from_slice(&v.as_bytes()[start..i]);
+            match c {
+                '"' => out.extend_from_slice(b"\\\""),
+                // text: `\` -> `\\`; JSON: each `\` -> `\\`.
+                '\\' => out.extend_from_slice(b"\\\\\\\\"),
+                c => {
+                    let mut buf = [0u8; 4];
+                    for &b in c.encode_utf8(&mut buf).as_bytes() {
+                        hex(b, out);
+                    }
+                }
+            }
+            start = i + c.len_utf8();
+        }
+        out.extend_from_slice(&v.as_bytes()[start..]);
+        for &b in chunk.invalid() {
+            hex(b, out);
         }
     }
 }
