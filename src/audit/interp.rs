@@ -244,13 +244,31 @@ pub(super) fn interpret_kind_in<'a>(
                     None => Interp::Same,
                 }
             }
-            Kind::Escaped => {
-                if let [b'"', rest @ ..] = raw {
+            Kind::Escaped => match raw {
+                [b'"', rest @ ..] => {
                     // Shorter than `raw`: never the same.
                     let end = record::memchr(b'"', rest).unwrap_or(rest.len());
                     return Interp::At(&rest[..end]);
                 }
+                // `key=(null)`: `escaped_in`'s answer.
+                [b'(', ..] => return escaped_in(raw, buf),
+                _ => {}
+            },
+            // The common values of PATH's `mode`, `cap_fp`, `cap_fi` and of `res`, as
+            // `interpret_full` answers them, without its call.
+            Kind::Mode => {
+                if let Some(v) = strtoul(raw, 8) {
+                    buf.clear();
+                    write_mode(v as u32, buf);
+                    return if buf[..] == *raw {
+                        Interp::Same
+                    } else {
+                        Interp::Buf
+                    };
+                }
             }
+            Kind::CapBitmap if raw == b"0" => return Interp::At(b"none"),
+            Kind::Success if !raw.first().is_some_and(u8::is_ascii_digit) => return Interp::Same,
             // Every syscall record has these three; the common values need no formatting.
             Kind::Arch if raw == b"c000003e" => return Interp::At(b"x86_64"),
             Kind::Syscall if ctx.syscall.is_some() && !ctx.arch_unknown => {

@@ -47,6 +47,9 @@ fn the_inlined_cases_agree_with_the_full_interpreter() {
         "fp",
         "flags",
         "data",
+        "cap_fp",
+        "cap_fi",
+        "result",
         "x",
     ];
     let raws = [
@@ -82,6 +85,16 @@ fn the_inlined_cases_agree_with_the_full_interpreter() {
         "yes",
         "\u{e9}",
         "a b",
+        "(",
+        "()",
+        "(null",
+        "success",
+        "failed",
+        "777",
+        "08",
+        "00",
+        "99999999999999999999999",
+        "-5",
     ];
     let ctxs = [
         (Some(59), None, false, None),
