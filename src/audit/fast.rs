@@ -32,7 +32,9 @@ impl Builder {
         let mut sink = JsonSink::new(&mut records);
 
         let mut kind: Option<Cow<'static, str>> = None;
-        let mut bufs = std::mem::take(&mut self.bufs);
+        // Borrowed in place: taking the summary's buffers out and back moved (and dropped a
+        // default of) a large struct per event.
+        let bufs = &mut self.bufs;
         let shapes = &mut self.shapes;
         let mut sum = Sum::new(&mut bufs.sum);
         let mut enriched: Vec<record::Enriched> = reuse(std::mem::take(&mut bufs.enriched));
@@ -145,7 +147,6 @@ impl Builder {
         sum.write(&raw, &records, out);
         self.records = records;
         bufs.enriched = reuse(enriched);
-        self.bufs = bufs;
     }
 }
 
