@@ -14,7 +14,6 @@
 //! arrived (or at the end) is reported as lost. A serial far below the ones seen (reboot, or
 //! the 32-bit counter wrapping) starts a new epoch instead.
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -243,20 +242,73 @@ pub struct Coalescer {
     cfg: Config,
     nodes: HashMap<Vec<u8>, u32>,
     node_names: Vec<Option<Arc<[u8]>>>,
-    pending: HashMap<(u32, u64), RawEvent, BuildHasherDefault<KeyHasher>>,
-    /// Keys in order of first record, with that record's audit time in ms; stale entries
-    /// (already completed) are skipped lazily.
-    order: VecDeque<((u32, u64), u64)>,
+    /// Every event being filled or waiting in `out`, by slot: events stay where they are
+    /// from their first record until the reader has copied them out (no moves of the
+    /// event, no allocation per event), and the emptied slots are reused (`free`).
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Slot of the event being filled, by key.
+    pending: HashMap<(u32, u64), u32, BuildHasherDefault<KeyHasher>>,
+    /// The event the last record went to (most records follow one of their own event):
+    /// found without a lookup. Always a pending event.
+    last: Option<((u32, u64), u32)>,
+    /// Events in order of first record (see `Started`); stale entries (already completed)
+    /// are skipped lazily.
+    order: VecDeque<Started>,
     bytes: usize,
     gaps: Vec<Gaps>,
-    pub out: VecDeque<Output>,
+    out: VecDeque<Out>,
     /// Events completed early by the in-flight limits.
     pub forced: u64,
-    /// Emptied events handed back for reuse (saves two allocations per event).
-    pub pool: Vec<RawEvent>,
     /// The last stamp its feeder parsed (`record::parse_header_memo`).
     pub stamps: StampMemo,
 }
+
+struct Slot {
+    ev: RawEvent,
+    /// Bumped whenever its event leaves `pending`: an entry of `order` naming the slot
+    /// with another value is stale.
+    gen: u64,
+}
+
+/// An event's first record: its key, audit time in ms, and where it is.
+#[derive(Clone, Copy)]
+struct Started {
+    key: (u32, u64),
+    t: u64,
+    slot: u32,
+    gen: u64,
+}
+
+/// `out`'s entries: events stay in their slot until consumed.
+enum Out {
+    Event(u32),
+    Lost {
+        node: Option<Arc<[u8]>>,
+        first: u64,
+        last: u64,
+        sec: u64,
+        nanos: u32,
+    },
+}
+
+/// The next output, borrowed from the coalescer (see `Coalescer::next_output`).
+pub enum Next<'a> {
+    Event(&'a RawEvent),
+    /// Serials `first..=last` of `node` never appeared.
+    Lost {
+        node: Option<&'a [u8]>,
+        first: u64,
+        last: u64,
+        sec: u64,
+        nanos: u32,
+    },
+}
+
+/// Emptied slots kept with their buffers, and the largest buffer worth keeping (a slot is
+/// reused as soon as its event is copied out: few are needed).
+const POOL_MAX: usize = 256;
+const POOLED_BYTES: usize = 16 << 10;
 
 impl Coalescer {
     pub fn new(cfg: Config) -> Self {
@@ -264,13 +316,15 @@ impl Coalescer {
             cfg,
             nodes: HashMap::new(),
             node_names: vec![None],
+            slots: Vec::new(),
+            free: Vec::new(),
             pending: HashMap::default(),
+            last: None,
             order: VecDeque::new(),
             bytes: 0,
             gaps: vec![Gaps::default()],
             out: VecDeque::new(),
             forced: 0,
-            pool: Vec::new(),
             stamps: StampMemo::default(),
         }
     }
@@ -289,6 +343,107 @@ impl Coalescer {
         id
     }
 
+    /// Whether something is waiting in the output.
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// The oldest output not consumed yet, borrowed.
+    #[inline]
+    pub fn next_output(&self) -> Option<Next<'_>> {
+        Some(match self.out.front()? {
+            Out::Event(i) => Next::Event(&self.slots[*i as usize].ev),
+            Out::Lost {
+                node,
+                first,
+                last,
+                sec,
+                nanos,
+            } => Next::Lost {
+                node: node.as_deref(),
+                first: *first,
+                last: *last,
+                sec: *sec,
+                nanos: *nanos,
+            },
+        })
+    }
+
+    /// Drops the output `next_output` showed, reusing its event's slot.
+    #[inline]
+    pub fn consume_output(&mut self) {
+        if let Some(Out::Event(i)) = self.out.pop_front() {
+            self.release(i);
+        }
+    }
+
+    /// The oldest output, owned (its event's buffers go with it).
+    pub fn pop_output(&mut self) -> Option<Output> {
+        Some(match self.out.pop_front()? {
+            Out::Event(i) => {
+                let ev = std::mem::take(&mut self.slots[i as usize].ev);
+                self.release(i);
+                Output::Event(ev)
+            }
+            Out::Lost {
+                node,
+                first,
+                last,
+                sec,
+                nanos,
+            } => Output::Lost {
+                node,
+                first,
+                last,
+                sec,
+                nanos,
+            },
+        })
+    }
+
+    /// Slot `i`'s event is out: empty it for reuse, keeping its buffers unless they grew
+    /// big or enough emptied slots keep theirs.
+    fn release(&mut self, i: u32) {
+        let ev = &mut self.slots[i as usize].ev;
+        if self.free.len() < POOL_MAX && ev.buf.capacity() <= POOLED_BYTES {
+            ev.clear();
+        } else {
+            *ev = RawEvent::default();
+        }
+        self.free.push(i);
+    }
+
+    /// A slot for a new event of record `h` (reused when there is one), in `order` and
+    /// `pending`, with room for a typical event at once (reused buffers then rarely regrow).
+    fn start(&mut self, key: (u32, u64), h: &Header<'_>, now_ms: u64) -> u32 {
+        let i = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot {
+                    ev: RawEvent::default(),
+                    gen: 0,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let s = &mut self.slots[i as usize];
+        let ev = &mut s.ev;
+        ev.buf.reserve(EVENT_BYTES);
+        ev.records.reserve(8);
+        ev.node = self.node_names[key.0 as usize].clone();
+        ev.serial = h.serial;
+        ev.sec = h.sec;
+        ev.nanos = h.nanos;
+        self.order.push_back(Started {
+            key,
+            t: now_ms,
+            slot: i,
+            gen: s.gen,
+        });
+        self.pending.insert(key, i);
+        i
+    }
+
     /// Adds one parsed record (`line` is the whole line the header came from).
     pub fn push(&mut self, h: &Header<'_>, line: &[u8]) {
         let node = self.node_id(h.node);
@@ -299,90 +454,99 @@ impl Coalescer {
         }
         if h.rtype == EOE {
             // The end of its event; one of another time (serial reuse) was cut short.
-            if let Some(p) = self.pending.remove(&key) {
+            if let Some(i) = self.pending.remove(&key) {
+                let p = &self.slots[i as usize].ev;
                 let stale = (p.sec, p.nanos) != (h.sec, h.nanos);
-                self.emit(p, stale);
+                self.emit(i, stale);
             }
             self.expire(now_ms);
             return;
         }
-        // One lookup finds the event or the place for it.
-        let found = match self.pending.entry(key) {
-            Entry::Occupied(o) => {
-                let p = o.into_mut();
-                // Same serial, other time: a new event (serial reuse after reboot or wrap).
-                ((p.sec, p.nanos) == (h.sec, h.nanos)).then_some(p)
-            }
-            Entry::Vacant(v) => {
-                self.order.push_back((key, now_ms));
-                let node = self.node_names[node as usize].clone();
-                Some(v.insert(fresh(&mut self.pool, node, h)))
-            }
+        let found = match self.last {
+            Some((k, i)) if k == key => Some(i),
+            _ => self.pending.get(&key).copied(),
         };
-        let ev = match found {
-            Some(ev) => ev,
-            None => {
-                self.complete(key, true);
-                self.order.push_back((key, now_ms));
-                let node = self.node_names[node as usize].clone();
-                let ev = fresh(&mut self.pool, node, h);
-                self.pending.entry(key).or_insert(ev)
+        let i = match found {
+            Some(i) => {
+                let p = &self.slots[i as usize].ev;
+                if (p.sec, p.nanos) == (h.sec, h.nanos) {
+                    i
+                } else {
+                    // Same serial, other time: a new event (serial reuse after reboot or wrap).
+                    self.complete(key, true);
+                    self.start(key, h, now_ms)
+                }
             }
+            None => self.start(key, h, now_ms),
         };
-        {
-            let start = ev.buf.len();
-            ev.buf.extend_from_slice(line);
-            let base = line.as_ptr() as usize;
-            let off = |s: &[u8]| {
-                let o = (start + (s.as_ptr() as usize - base)) as u32;
-                (o, o + s.len() as u32)
-            };
-            ev.records.push(Rec {
-                start: start as u32,
-                end: ev.buf.len() as u32,
-                rtype: h.rtype,
-                type_tok: off(h.type_token),
-                body: off(h.body),
-                enriched: h.enriched.map(off),
-            });
-            self.bytes += line.len();
-            let single = matches!(h.rtype, 1100..=1299 | 2100..=2999) && ev.records.len() == 1;
-            let last = h.rtype == PROCTITLE && ev.records.iter().any(|r| r.rtype == SYSCALL);
-            let huge = ev.buf.len() > MAX_EVENT_BYTES;
-            if single || last {
-                self.complete(key, false);
-            } else if huge {
-                // No kernel event is this big; cut it so one event cannot eat the memory bound.
-                self.forced += 1;
-                self.complete(key, true);
-            }
+        self.last = Some((key, i));
+        let ev = &mut self.slots[i as usize].ev;
+        let start = ev.buf.len();
+        ev.buf.extend_from_slice(line);
+        let base = line.as_ptr() as usize;
+        let off = |s: &[u8]| {
+            let o = (start + (s.as_ptr() as usize - base)) as u32;
+            (o, o + s.len() as u32)
+        };
+        ev.records.push(Rec {
+            start: start as u32,
+            end: ev.buf.len() as u32,
+            rtype: h.rtype,
+            type_tok: off(h.type_token),
+            body: off(h.body),
+            enriched: h.enriched.map(off),
+        });
+        self.bytes += line.len();
+        let single = matches!(h.rtype, 1100..=1299 | 2100..=2999) && ev.records.len() == 1;
+        let last = h.rtype == PROCTITLE && ev.records.iter().any(|r| r.rtype == SYSCALL);
+        let huge = ev.buf.len() > MAX_EVENT_BYTES;
+        if single || last {
+            self.complete(key, false);
+        } else if huge {
+            // No kernel event is this big; cut it so one event cannot eat the memory bound.
+            self.forced += 1;
+            self.complete(key, true);
         }
         self.expire(now_ms);
     }
 
     fn complete(&mut self, key: (u32, u64), timed_out: bool) {
-        if let Some(ev) = self.pending.remove(&key) {
-            self.emit(ev, timed_out);
+        if let Some(i) = self.pending.remove(&key) {
+            self.emit(i, timed_out);
         }
     }
 
-    /// Sends out `ev`, just taken out of `pending`.
-    fn emit(&mut self, mut ev: RawEvent, timed_out: bool) {
-        self.bytes -= ev.buf.len();
-        ev.timed_out = timed_out;
-        self.out.push_back(Output::Event(ev));
+    /// Sends out the event in slot `i`, just taken out of `pending`.
+    fn emit(&mut self, i: u32, timed_out: bool) {
+        let s = &mut self.slots[i as usize];
+        s.gen += 1;
+        s.ev.timed_out = timed_out;
+        self.bytes -= s.ev.buf.len();
+        if matches!(self.last, Some((_, l)) if l == i) {
+            self.last = None;
+        }
+        self.out.push_back(Out::Event(i));
         self.pop_stale();
+    }
+
+    /// Whether `e` is live: a pending event has its key and its time. Its own event when
+    /// that is still pending; else another one of that key and time (serial reuse).
+    fn live(&self, e: &Started) -> bool {
+        if self.slots[e.slot as usize].gen == e.gen {
+            return true;
+        }
+        !self.pending.is_empty()
+            && self.pending.get(&e.key).is_some_and(|&j| {
+                let p = &self.slots[j as usize].ev;
+                ms(p.sec, p.nanos) == e.t
+            })
     }
 
     /// Drops entries of `order` whose events are complete from its front, so that its front
     /// is always a pending event (`expire` then needs no lookup per record).
     fn pop_stale(&mut self) {
-        while let Some(&(key, t)) = self.order.front() {
-            let live = self
-                .pending
-                .get(&key)
-                .is_some_and(|p| ms(p.sec, p.nanos) == t);
-            if live {
+        while let Some(e) = self.order.front() {
+            if self.live(e) {
                 break;
             }
             self.order.pop_front();
@@ -392,7 +556,7 @@ impl Coalescer {
     /// Emits events that are too old in audit time, and the oldest ones beyond the limits.
     fn expire(&mut self, now_ms: u64) {
         // The front of `order` is pending (see `pop_stale`).
-        while let Some(&(key, t)) = self.order.front() {
+        while let Some(&Started { key, t, .. }) = self.order.front() {
             let over = self.pending.len() > self.cfg.max_pending || self.bytes > self.cfg.max_bytes;
             if t.saturating_add(self.cfg.timeout_ms) < now_ms || over {
                 self.order.pop_front();
@@ -462,7 +626,7 @@ impl Coalescer {
             g.low += 1;
         }
         if first <= last {
-            self.out.push_back(Output::Lost {
+            self.out.push_back(Out::Lost {
                 node: self.node_names[node as usize].clone(),
                 first,
                 last,
@@ -480,7 +644,7 @@ impl Coalescer {
 
     /// End of input: emits everything still in flight (oldest first) and the remaining gaps.
     pub fn finish(&mut self) {
-        while let Some((key, _)) = self.order.pop_front() {
+        while let Some(Started { key, .. }) = self.order.pop_front() {
             self.complete(key, true);
         }
         let mut rest: Vec<_> = self.pending.keys().copied().collect();
@@ -498,19 +662,6 @@ impl Coalescer {
     }
 }
 
-/// A new event for record `h`, from the pool when it has one, with room for a typical event
-/// at once (pooled buffers then rarely regrow).
-fn fresh(pool: &mut Vec<RawEvent>, node: Option<Arc<[u8]>>, h: &Header<'_>) -> RawEvent {
-    let mut ev = pool.pop().unwrap_or_default();
-    ev.buf.reserve(EVENT_BYTES);
-    ev.records.reserve(8);
-    ev.node = node;
-    ev.serial = h.serial;
-    ev.sec = h.sec;
-    ev.nanos = h.nanos;
-    ev
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::record::parse_header;
@@ -522,10 +673,10 @@ mod tests {
         for l in lines {
             let h = parse_header(l.as_bytes()).unwrap();
             c.push(&h, l.as_bytes());
-            out.extend(c.out.drain(..));
+            out.extend(std::iter::from_fn(|| c.pop_output()));
         }
         c.finish();
-        out.extend(c.out.drain(..));
+        out.extend(std::iter::from_fn(|| c.pop_output()));
         out
     }
 
@@ -590,7 +741,7 @@ mod tests {
             assert!(c
                 .pending
                 .values()
-                .all(|e| e.buf.len() <= MAX_EVENT_BYTES + line.len()));
+                .all(|&i| c.slots[i as usize].ev.buf.len() <= MAX_EVENT_BYTES + line.len()));
         }
         c.finish();
         assert!(c.out.len() >= 3, "{}", c.out.len());

@@ -23,7 +23,7 @@ impl StampMemo {
     /// `(sec, nanos, serial, where its ')' is)` when `r` starts with the stamp remembered.
     #[inline]
     pub(super) fn get(&self, r: &[u8]) -> Option<(u64, u32, u64, usize)> {
-        let (a, b) = words(r)?;
+        let (a, b) = words(r);
         let same = (a ^ self.words[0]) & self.mask[0] | (b ^ self.words[1]) & self.mask[1];
         (self.len > 0 && same == 0).then(|| (self.sec, self.nanos, self.serial, self.len - 1))
     }
@@ -31,9 +31,10 @@ impl StampMemo {
     /// Remembers the stamp `r[..=close]` (when it fits in 32 bytes and more follow).
     #[inline]
     pub(super) fn set(&mut self, r: &[u8], close: usize, sec: u64, nanos: u32, serial: u64) {
-        let Some((a, b)) = words(r).filter(|_| close < 32) else {
+        if close >= 32 {
             return;
-        };
+        }
+        let (a, b) = words(r);
         let len = close + 1;
         let ones = |n: usize| match n {
             0 => 0,
@@ -51,15 +52,37 @@ impl StampMemo {
     }
 }
 
-/// The first 32 bytes of `r` as two little-endian words.
+/// The first 32 bytes of `r` as two little-endian words, zeros after its end (a short
+/// record, `EOE`, has its stamp at the end of the line; no stamp byte is a zero, so a
+/// stamp longer than `r` never matches).
 #[inline]
-fn words(r: &[u8]) -> Option<(u128, u128)> {
-    let w: &[u8; 32] = r.get(..32)?.try_into().ok()?;
-    let (a, b) = w.split_at(16);
-    Some((
-        u128::from_le_bytes(a.try_into().ok()?),
-        u128::from_le_bytes(b.try_into().ok()?),
-    ))
+fn words(r: &[u8]) -> (u128, u128) {
+    let n = r.len();
+    if n >= 32 {
+        (load16(r, 0), load16(r, 16))
+    } else if n >= 16 {
+        // The last 16 bytes, moved down so that `r[16]` is the low byte.
+        let b = if n == 16 {
+            0
+        } else {
+            load16(r, n - 16) >> (8 * (32 - n))
+        };
+        (load16(r, 0), b)
+    } else {
+        let mut w = [0u8; 16];
+        for (d, &c) in w.iter_mut().zip(r) {
+            *d = c;
+        }
+        (u128::from_le_bytes(w), 0)
+    }
+}
+
+/// The 16 bytes at `r[at..at + 16]`, first byte in the low byte.
+#[inline(always)]
+fn load16(r: &[u8], at: usize) -> u128 {
+    let mut w = [0u8; 16];
+    w.copy_from_slice(&r[at..at + 16]);
+    u128::from_le_bytes(w)
 }
 
 /// `SEC[.FRAC]:SERIAL)` at the start of `r`: digits only in each part, read in one pass;
@@ -76,7 +99,9 @@ pub(super) fn stamp(r: &[u8]) -> Result<(u64, u32, u64, usize), LineError> {
 /// word operations; `None` for any other shape (`stamp_slow` then reads it, or rejects it).
 #[inline]
 pub(super) fn stamp_fast(r: &[u8]) -> Option<(u64, u32, u64, usize)> {
-    let h: &[u8; 23] = r.get(..23)?.try_into().ok()?;
+    let len = r.len();
+    // `SSSSSSSSSS.mmm:` and one serial digit and `)` at least.
+    let h: &[u8; 16] = r.get(..16)?.try_into().ok()?;
     if h[10] != b'.' || h[14] != b':' {
         return None;
     }
@@ -86,10 +111,15 @@ pub(super) fn stamp_fast(r: &[u8]) -> Option<(u64, u32, u64, usize)> {
     if s8 > 9 || s9 > 9 || m0 > 9 || m1 > 9 || m2 > 9 {
         return None;
     }
-    let sec = eight_digits(word(h, 0))? * 100 + s8 * 10 + s9;
+    let sec = eight_digits(word(r, 0))? * 100 + s8 * 10 + s9;
     let nanos = ((m0 * 100 + m1 * 10 + m2) * 1_000_000) as u32;
+    // Up to eight bytes from `r[15]`; zeros (not digits) after the end of a short line.
+    let w = if len >= 23 {
+        word(r, 15)
+    } else {
+        word(r, len - 8) >> (8 * (23 - len))
+    };
     // The serial's digits: the bytes of `w` up to the first that is not one.
-    let w = word(h, 15);
     let t = w ^ 0x3030_3030_3030_3030;
     // A byte's high bit set when it is not a digit (its bits xor '0' above 9; no carries:
     // the high bits are cleared before the addition).
