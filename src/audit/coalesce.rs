@@ -174,38 +174,69 @@ pub enum Output {
     },
 }
 
-/// Serials seen above a gap, ascending, without duplicates. They nearly always arrive in
-/// order, so this is a deque appended at the back (a tree paid a search per record).
+/// Serials seen above a gap, ascending, without duplicates, as runs of consecutive ones
+/// (inclusive ranges, apart by at least one missing serial). They nearly always arrive in
+/// order, so a new one nearly always extends the last run (a tree paid a search per
+/// record, a deque of single serials a push and a pop per serial).
 #[derive(Default)]
-struct Ahead(VecDeque<u64>);
+struct Ahead {
+    runs: VecDeque<(u64, u64)>,
+    /// Serials in `runs`.
+    len: usize,
+}
 
 impl Ahead {
     fn insert(&mut self, s: u64) {
-        match self.0.back() {
-            None => self.0.push_back(s),
-            Some(&b) if b < s => self.0.push_back(s),
-            Some(&b) if b == s => {}
+        match self.runs.back_mut() {
+            None => self.runs.push_back((s, s)),
+            Some((_, e)) if e.checked_add(1) == Some(s) => *e = s,
+            Some(&mut (_, e)) if e < s => self.runs.push_back((s, s)),
+            Some(&mut (b, _)) if b <= s => return, // in the last run already
             Some(_) => {
-                if let Err(i) = self.0.binary_search(&s) {
-                    self.0.insert(i, s);
+                // Out of order: the first run that does not end below `s`.
+                let i = self.runs.partition_point(|&(_, e)| e < s);
+                let (b, _) = self.runs[i];
+                if b <= s {
+                    return;
+                }
+                let joins_prev = i > 0 && self.runs[i - 1].1 + 1 == s;
+                let joins_next = s + 1 == b;
+                match (joins_prev, joins_next) {
+                    (true, true) => {
+                        self.runs[i - 1].1 = self.runs[i].1;
+                        self.runs.remove(i);
+                    }
+                    (true, false) => self.runs[i - 1].1 = s,
+                    (false, true) => self.runs[i].0 = s,
+                    (false, false) => self.runs.insert(i, (s, s)),
                 }
             }
         }
+        self.len += 1;
     }
-    fn first(&self) -> Option<&u64> {
-        self.0.front()
+    /// The first serial.
+    fn first(&self) -> Option<u64> {
+        self.runs.front().map(|r| r.0)
     }
-    fn pop_first(&mut self) -> Option<u64> {
-        self.0.pop_front()
+    /// Takes out the first run: its first and last serial.
+    fn pop_run(&mut self) -> Option<(u64, u64)> {
+        let r = self.runs.pop_front()?;
+        self.len -= (r.1 - r.0) as usize + 1;
+        Some(r)
     }
     fn len(&self) -> usize {
-        self.0.len()
+        self.len
     }
     fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.runs.is_empty()
     }
     fn clear(&mut self) {
-        self.0.clear()
+        self.runs.clear();
+        self.len = 0;
+    }
+    #[cfg(test)]
+    fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.runs.iter().flat_map(|&(b, e)| b..=e)
     }
 }
 
@@ -594,9 +625,11 @@ impl Coalescer {
         }
         if g.low.checked_add(1) == Some(s) {
             g.low = s;
-            while g.ahead.first() == g.low.checked_add(1).as_ref() {
-                g.ahead.pop_first();
-                g.low += 1;
+            // The run right above it, if any, is no longer ahead of a gap.
+            if g.ahead.first() == g.low.checked_add(1) {
+                if let Some((_, e)) = g.ahead.pop_run() {
+                    g.low = e;
+                }
             }
             return;
         }
@@ -616,15 +649,12 @@ impl Coalescer {
 
     fn report_first_gap(&mut self, node: u32, sec: u64, nanos: u32) {
         let g = &mut self.gaps[node as usize];
-        let Some(next) = g.ahead.pop_first() else {
+        // Below the first run is missing; the run itself is then no longer ahead of a gap.
+        let Some((next, end)) = g.ahead.pop_run() else {
             return;
         };
         let (first, last) = (g.low.saturating_add(1), next.saturating_sub(1));
-        g.low = next;
-        while g.ahead.first() == g.low.checked_add(1).as_ref() {
-            g.ahead.pop_first();
-            g.low += 1;
-        }
+        g.low = end;
         if first <= last {
             self.out.push_back(Out::Lost {
                 node: self.node_names[node as usize].clone(),
@@ -757,12 +787,15 @@ mod tests {
             a.insert(s);
             model.insert(s);
             assert_eq!(
-                a.0.iter().copied().collect::<Vec<_>>(),
+                a.iter().collect::<Vec<_>>(),
                 model.iter().copied().collect::<Vec<_>>()
             );
+            assert_eq!(a.len(), model.len());
         }
-        while let Some(x) = a.pop_first() {
-            assert_eq!(Some(x), model.pop_first());
+        while let Some((b, e)) = a.pop_run() {
+            for x in b..=e {
+                assert_eq!(Some(x), model.pop_first());
+            }
         }
         assert!(model.is_empty());
     }

@@ -34,12 +34,12 @@ pub(super) struct Scanned {
 /// The whole buffer is scanned once for newlines, NUL and 0x1d bytes, and once for
 /// `msg=audit(` (to spot two records fused on one line), instead of several searches per
 /// line: lines are short, and a search's setup costs as much as scanning a line.
-pub(super) fn read_lines<R: Read>(
+pub(super) fn read_lines<R: Read, F: FnMut(u64, Option<Line<'_>>)>(
     mut r: R,
     size: Option<u64>,
     name: &str,
     progress: bool,
-    f: &mut dyn FnMut(u64, Option<Line<'_>>),
+    f: &mut F,
 ) -> Result<(), Error> {
     let mut buf = vec![0u8; MAX_LINE];
     let mut filled = 0usize;
@@ -117,11 +117,11 @@ pub(super) fn read_lines<R: Read>(
 /// newline, NUL, 0x1d, and `(` (a `(` after `msg=audit` is a record's stamp: two in one line
 /// mean two records fused on it). Every other byte costs a compare in a vector and nothing
 /// else: `(` is rare outside the stamp, the others rarer still.
-fn scan_lines(
+fn scan_lines<F: FnMut(u64, Option<Line<'_>>)>(
     buf: &[u8],
     lineno: &mut u64,
     skipping: &mut bool,
-    f: &mut dyn FnMut(u64, Option<Line<'_>>),
+    f: &mut F,
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
     let wide = std::is_x86_feature_detected!("avx2");
@@ -131,11 +131,11 @@ fn scan_lines(
 }
 
 /// `scan_lines`, with 32-byte vectors when `wide` (the CPU must have AVX2 then).
-fn scan_lines_with(
+fn scan_lines_with<F: FnMut(u64, Option<Line<'_>>)>(
     buf: &[u8],
     lineno: &mut u64,
     skipping: &mut bool,
-    f: &mut dyn FnMut(u64, Option<Line<'_>>),
+    f: &mut F,
     wide: bool,
 ) -> usize {
     let mut st = ScanState {
@@ -180,7 +180,7 @@ struct ScanState<'s> {
 impl ScanState<'_> {
     /// Handles `buf[i]`, one of the four bytes the scan looks for.
     #[inline(always)]
-    fn special(&mut self, buf: &[u8], i: usize, f: &mut dyn FnMut(u64, Option<Line<'_>>)) {
+    fn special<F: FnMut(u64, Option<Line<'_>>)>(&mut self, buf: &[u8], i: usize, f: &mut F) {
         match buf[i] {
             b'\n' => self.newline(buf, i, f),
             0 => self.scan.nul = true,
@@ -198,7 +198,8 @@ impl ScanState<'_> {
         }
     }
 
-    fn newline(&mut self, buf: &[u8], i: usize, f: &mut dyn FnMut(u64, Option<Line<'_>>)) {
+    #[inline(always)]
+    fn newline<F: FnMut(u64, Option<Line<'_>>)>(&mut self, buf: &[u8], i: usize, f: &mut F) {
         *self.lineno += 1;
         if *self.skipping {
             *self.skipping = false;
@@ -253,10 +254,10 @@ mod simd {
     /// # Safety
     /// The CPU must support AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn scan_avx2(
+    pub(super) unsafe fn scan_avx2<F: FnMut(u64, Option<Line<'_>>)>(
         buf: &[u8],
         st: &mut ScanState<'_>,
-        f: &mut dyn FnMut(u64, Option<Line<'_>>),
+        f: &mut F,
     ) {
         let nl = _mm256_set1_epi8(b'\n' as i8);
         let gs = _mm256_set1_epi8(ENRICH_SEP as i8);
@@ -288,10 +289,10 @@ mod simd {
     /// # Safety
     /// The CPU must support SSE2 (every x86-64 does).
     #[target_feature(enable = "sse2")]
-    pub(super) unsafe fn scan_sse2(
+    pub(super) unsafe fn scan_sse2<F: FnMut(u64, Option<Line<'_>>)>(
         buf: &[u8],
         st: &mut ScanState<'_>,
-        f: &mut dyn FnMut(u64, Option<Line<'_>>),
+        f: &mut F,
     ) {
         let nl = _mm_set1_epi8(b'\n' as i8);
         let gs = _mm_set1_epi8(ENRICH_SEP as i8);

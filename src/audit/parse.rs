@@ -202,26 +202,17 @@ fn read_all(
             max: cfg.max_reports,
             count: 0,
         };
+        let mut on_line = |n, l: Option<Line<'_>>| state.line(n, l, &mut c, report);
         let r = match input {
-            Input::Stdin => read_lines(
-                io::stdin().lock(),
-                None,
-                &name,
-                cfg.progress,
-                &mut |n, l| state.line(n, l, &mut c, report),
-            ),
+            Input::Stdin => read_lines(io::stdin().lock(), None, &name, cfg.progress, &mut on_line),
             Input::File(_, f) => {
                 let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-                read_lines(f, size, &name, cfg.progress, &mut |n, l| {
-                    state.line(n, l, &mut c, report)
-                })
+                read_lines(f, size, &name, cfg.progress, &mut on_line)
             }
             Input::Path(p) => match File::open(p) {
                 Ok(f) => {
                     let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-                    read_lines(f, size, &name, cfg.progress, &mut |n, l| {
-                        state.line(n, l, &mut c, report)
-                    })
+                    read_lines(f, size, &name, cfg.progress, &mut on_line)
                 }
                 Err(source) => Err(Error::Open {
                     path: p.clone(),
