@@ -15,9 +15,9 @@
 //! the 32-bit counter wrapping) starts a new epoch instead.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use super::keyindex::KeyIndex;
 use super::record::{Header, StampMemo, EOE, PROCTITLE, SYSCALL};
 
 /// Limits and rules of the coalescer.
@@ -248,27 +248,6 @@ struct Gaps {
     started: bool,
 }
 
-/// Keys are (node id, serial): small integers that need no DoS-resistant hashing.
-#[derive(Default)]
-pub struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(b as u64);
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(n as u64);
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
 pub struct Coalescer {
     cfg: Config,
     nodes: HashMap<Vec<u8>, u32>,
@@ -279,7 +258,7 @@ pub struct Coalescer {
     slots: Vec<Slot>,
     free: Vec<u32>,
     /// Slot of the event being filled, by key.
-    pending: HashMap<(u32, u64), u32, BuildHasherDefault<KeyHasher>>,
+    pending: KeyIndex,
     /// The event the last record went to (most records follow one of their own event):
     /// found without a lookup. Always a pending event.
     last: Option<((u32, u64), u32)>,
@@ -349,7 +328,7 @@ impl Coalescer {
             node_names: vec![None],
             slots: Vec::new(),
             free: Vec::new(),
-            pending: HashMap::default(),
+            pending: KeyIndex::default(),
             last: None,
             order: VecDeque::new(),
             bytes: 0,
@@ -485,7 +464,7 @@ impl Coalescer {
         }
         if h.rtype == EOE {
             // The end of its event; one of another time (serial reuse) was cut short.
-            if let Some(i) = self.pending.remove(&key) {
+            if let Some(i) = self.pending.remove(key) {
                 let p = &self.slots[i as usize].ev;
                 let stale = (p.sec, p.nanos) != (h.sec, h.nanos);
                 self.emit(i, stale);
@@ -495,7 +474,7 @@ impl Coalescer {
         }
         let found = match self.last {
             Some((k, i)) if k == key => Some(i),
-            _ => self.pending.get(&key).copied(),
+            _ => self.pending.get(key),
         };
         let i = match found {
             Some(i) => {
@@ -542,7 +521,7 @@ impl Coalescer {
     }
 
     fn complete(&mut self, key: (u32, u64), timed_out: bool) {
-        if let Some(i) = self.pending.remove(&key) {
+        if let Some(i) = self.pending.remove(key) {
             self.emit(i, timed_out);
         }
     }
@@ -567,7 +546,7 @@ impl Coalescer {
             return true;
         }
         !self.pending.is_empty()
-            && self.pending.get(&e.key).is_some_and(|&j| {
+            && self.pending.get(e.key).is_some_and(|j| {
                 let p = &self.slots[j as usize].ev;
                 ms(p.sec, p.nanos) == e.t
             })
@@ -677,7 +656,7 @@ impl Coalescer {
         while let Some(Started { key, .. }) = self.order.pop_front() {
             self.complete(key, true);
         }
-        let mut rest: Vec<_> = self.pending.keys().copied().collect();
+        let mut rest: Vec<_> = self.pending.iter().map(|(k, _)| k).collect();
         rest.sort();
         for key in rest {
             self.complete(key, true);
@@ -770,8 +749,8 @@ mod tests {
             c.push(&h, line.as_bytes());
             assert!(c
                 .pending
-                .values()
-                .all(|&i| c.slots[i as usize].ev.buf.len() <= MAX_EVENT_BYTES + line.len()));
+                .iter()
+                .all(|(_, i)| c.slots[i as usize].ev.buf.len() <= MAX_EVENT_BYTES + line.len()));
         }
         c.finish();
         assert!(c.out.len() >= 3, "{}", c.out.len());

@@ -14,6 +14,7 @@ mod fast;
 mod frags;
 pub mod interp;
 pub mod json;
+mod keyindex;
 mod lines;
 mod names;
 pub mod parse;
