@@ -171,7 +171,7 @@ struct ScanState<'s> {
     /// Where the current line starts.
     start: usize,
     scan: Scanned,
-    /// `msg=audit(` stamps seen in the current line.
+    /// `msg=audit(` stamps seen in the current line (its first `(` counted as one).
     stamps: u32,
     lineno: &'s mut u64,
     skipping: &'s mut bool,
@@ -186,7 +186,10 @@ impl ScanState<'_> {
             0 => self.scan.nul = true,
             record::ENRICH_SEP => self.scan.gs = true,
             // `(`: a stamp when `msg=audit` comes before it (it holds no newline, so it is
-            // in this line whenever it matches).
+            // in this line whenever it matches). The line's first `(` is counted as one
+            // unchecked: it is the record's own stamp but in a broken line, and counting
+            // too many only costs such a line the exact search (`parse::split_fused`).
+            _ if self.stamps == 0 => self.stamps = 1,
             _ => {
                 if let Some(&[a, b, c, d, e, f, g, h, t]) = i.checked_sub(9).map(|s| &buf[s..i]) {
                     let w = u64::from_le_bytes([a, b, c, d, e, f, g, h]);

@@ -11,8 +11,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 pub use super::rtype::{type_name, type_number, PackHasher};
-use super::stamp::stamp;
 pub use super::stamp::StampMemo;
+use super::stamp::{stamp, stamp_fast, stamp_fast_after_secs, stamp_slow};
 
 /// Record type numbers the parser itself needs.
 pub const AVC: u32 = 1400;
@@ -147,12 +147,22 @@ fn header_fast<'a>(line: &'a [u8], may_enrich: bool, memo: &mut StampMemo) -> Op
     let packed = (t & (u128::MAX >> (128 - 8 * n))) | (n as u128) << 120;
     let r = line.get(5 + n + 1..)?;
     let r = r.strip_prefix(b"msg=audit(")?;
-    let (sec, nanos, serial, close) = match memo.get(r) {
+    let w = super::stamp::words(r);
+    let (sec, nanos, serial, close) = match memo.get_words(w) {
         Some(v) => v,
         None => {
-            let (sec, nanos, serial, close) = stamp(r).ok()?;
-            memo.set(r, close, sec, nanos, serial);
-            (sec, nanos, serial, close)
+            // The next event's stamp nearly always has the seconds of the one before.
+            let fast = memo
+                .same_secs(w)
+                .and_then(|sec| stamp_fast_after_secs(r, sec))
+                .or_else(|| stamp_fast(r));
+            let (v, secs_fast) = match fast {
+                Some(v) => (v, true),
+                None => (stamp_slow(r).ok()?, false),
+            };
+            let (sec, nanos, serial, close) = v;
+            memo.set_words(w, close, (sec, nanos, serial), secs_fast);
+            v
         }
     };
     let mut body = &r[close + 1..];
