@@ -455,6 +455,7 @@ impl Coalescer {
     }
 
     /// Adds one parsed record (`line` is the whole line the header came from).
+    #[inline]
     pub fn push(&mut self, h: &Header<'_>, line: &[u8]) {
         let node = self.node_id(h.node);
         let key = (node, h.serial);

@@ -111,6 +111,7 @@ pub fn parse_header_hint(line: &[u8], may_enrich: bool) -> Result<Header<'_>, Li
 
 /// `parse_header_hint`, reusing `memo`'s stamp when the line has the same one (and
 /// remembering the line's stamp for the next).
+#[inline]
 pub fn parse_header_memo<'a>(
     line: &'a [u8],
     may_enrich: bool,
