@@ -84,7 +84,7 @@ impl KeyIndex {
     }
 
     /// Takes `key` out: its slot.
-    #[inline]
+    #[inline(always)]
     pub fn remove(&mut self, key: (u32, u64)) -> Option<u32> {
         let b = self.bucket(key);
         let mut i = self.heads[b];

@@ -150,7 +150,7 @@ pub(super) fn stamp_fast(r: &[u8]) -> Option<(u64, u32, u64, usize)> {
 }
 
 /// `stamp_fast` when its first ten bytes are known to be the seconds `sec` (ten digits).
-#[inline]
+#[inline(always)]
 pub(super) fn stamp_fast_after_secs(r: &[u8], sec: u64) -> Option<(u64, u32, u64, usize)> {
     let len = r.len();
     // `SSSSSSSSSS.mmm:` and one serial digit and `)` at least.
