@@ -252,6 +252,8 @@ pub struct Coalescer {
     cfg: Config,
     nodes: HashMap<Vec<u8>, u32>,
     node_names: Vec<Option<Arc<[u8]>>>,
+    /// The node of the last record with one (0 before any).
+    last_node: u32,
     /// Every event being filled or waiting in `out`, by slot: events stay where they are
     /// from their first record until the reader has copied them out (no moves of the
     /// event, no allocation per event), and the emptied slots are reused (`free`).
@@ -326,6 +328,7 @@ impl Coalescer {
             cfg,
             nodes: HashMap::new(),
             node_names: vec![None],
+            last_node: 0,
             slots: Vec::new(),
             free: Vec::new(),
             pending: KeyIndex::default(),
@@ -343,13 +346,21 @@ impl Coalescer {
         let Some(n) = node else {
             return 0;
         };
+        // Nearly always the node of the record before: no hashing of the name.
+        if let Some(name) = &self.node_names[self.last_node as usize] {
+            if **name == *n {
+                return self.last_node;
+            }
+        }
         if let Some(&id) = self.nodes.get(n) {
+            self.last_node = id;
             return id;
         }
         let id = self.node_names.len() as u32;
         self.nodes.insert(n.to_vec(), id);
         self.node_names.push(Some(Arc::from(n)));
         self.gaps.push(Gaps::default());
+        self.last_node = id;
         id
     }
 

@@ -123,12 +123,20 @@ pub fn parse_header_memo<'a>(
     header_slow(line, may_enrich, memo)
 }
 
-/// The header in the shape auditd writes, `type=T msg=audit(` with a type of up to 15
-/// bytes, read a word at a time: the type's end found and the type packed for the table
-/// in one load. `None` for any other shape (and for a stamp it cannot read), which
+/// The header in the shape auditd writes, `[node=N ]type=T msg=audit(` with a type of up
+/// to 15 bytes, read a word at a time: the type's end found and the type packed for the
+/// table in one load. `None` for any other shape (and for a stamp it cannot read), which
 /// `header_slow` then parses (or rejects) by the plain rules, with the same result.
 #[inline]
 fn header_fast<'a>(line: &'a [u8], may_enrich: bool, memo: &mut StampMemo) -> Option<Header<'a>> {
+    // One byte tells a `node=` line from a `type=` one (checked in full below).
+    let (node, line) = match line.first() {
+        Some(b'n') => {
+            let (n, rest) = split_space(strip_prefix(line, b"node=")?);
+            (Some(n), rest)
+        }
+        _ => (None, line),
+    };
     // `type=` and the 16 bytes after it, which hold the type and the space after it.
     let head: &[u8; 21] = line.get(..21)?.try_into().ok()?;
     if head[..5] != *b"type=" {
@@ -178,7 +186,7 @@ fn header_fast<'a>(line: &'a [u8], may_enrich: bool, memo: &mut StampMemo) -> Op
         }
     }
     Some(Header {
-        node: None,
+        node,
         type_token,
         rtype: super::rtype::type_number_packed(packed, type_token),
         sec,
