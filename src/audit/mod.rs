@@ -5,6 +5,7 @@
 //! `event` turns a group into a `crate::event::Event`, `parse` drives files through it all.
 //! Schema, grouping rule and the differences from auparse: docs/audit.md.
 
+mod ahead;
 mod batch;
 pub mod cli;
 pub mod coalesce;
@@ -14,6 +15,7 @@ mod fast;
 mod frags;
 pub mod interp;
 pub mod json;
+mod keyindex;
 mod lines;
 mod names;
 pub mod parse;

@@ -7,9 +7,10 @@
 use std::fs::File;
 use std::io::{self, IsTerminal};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 
 use super::batch::{Batch, Item};
-use super::coalesce::{self, Coalescer, Output as CoOut};
+use super::coalesce::{self, Coalescer, Next, Output as CoOut};
 use super::event::Builder;
 use super::lines::{msg_finder, read_lines, Line, Scanned};
 use super::pipe::{Output, StopOnDrop, Work};
@@ -68,10 +69,6 @@ const SLOTS_PER_WORKER: usize = 16;
 /// Line bytes in flight at most (their rendered bytes are a few times more): the memory
 /// bound when batches close on their byte bound (huge events), rather than their count.
 const IN_FLIGHT_BYTES: usize = 6 << 20;
-/// Emptied events kept by the reader for reuse, and the largest buffer worth keeping (an
-/// event's buffer is reused as soon as it is copied into a batch: few are needed).
-const POOL_MAX: usize = 256;
-const POOLED_BYTES: usize = 16 << 10;
 
 /// Where bad lines go: stderr, with `file:line: why`, the first `max` of them.
 struct Complaints<'a> {
@@ -190,6 +187,7 @@ fn read_all(
         index: 0,
         seq: 1,
         closed: false,
+        lost_host: None,
     };
     let mut shown = 0u64;
     let mut result = Ok(());
@@ -204,26 +202,17 @@ fn read_all(
             max: cfg.max_reports,
             count: 0,
         };
+        let mut on_line = |n, l: Option<Line<'_>>| state.line(n, l, &mut c, report);
         let r = match input {
-            Input::Stdin => read_lines(
-                io::stdin().lock(),
-                None,
-                &name,
-                cfg.progress,
-                &mut |n, l| state.line(n, l, &mut c, report),
-            ),
+            Input::Stdin => read_lines(io::stdin().lock(), None, &name, cfg.progress, &mut on_line),
             Input::File(_, f) => {
                 let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-                read_lines(f, size, &name, cfg.progress, &mut |n, l| {
-                    state.line(n, l, &mut c, report)
-                })
+                read_lines(f, size, &name, cfg.progress, &mut on_line)
             }
             Input::Path(p) => match File::open(p) {
                 Ok(f) => {
                     let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-                    read_lines(f, size, &name, cfg.progress, &mut |n, l| {
-                        state.line(n, l, &mut c, report)
-                    })
+                    read_lines(f, size, &name, cfg.progress, &mut on_line)
                 }
                 Err(source) => Err(Error::Open {
                     path: p.clone(),
@@ -271,6 +260,8 @@ struct State<'w> {
     index: u64,
     seq: u64,
     closed: bool,
+    /// The host of the last LOST event with a node, for the next of that node.
+    lost_host: Option<(Box<[u8]>, Arc<str>)>,
 }
 
 impl State<'_> {
@@ -286,25 +277,21 @@ impl State<'_> {
             return;
         };
         feed(&mut self.co, lineno, line, &mut |n, why| c.bad(n, why), rep);
-        if !self.co.out.is_empty() {
+        if self.co.has_output() {
             self.drain(rep);
         }
     }
 
     fn drain(&mut self, rep: &mut Report) {
-        while let Some(o) = self.co.out.pop_front() {
+        while let Some(o) = self.co.next_output() {
             let seq = self.seq;
             self.seq += 1;
             match o {
-                CoOut::Event(mut raw) => {
+                Next::Event(raw) => {
                     rep.events += 1;
-                    self.batch.push_raw(&raw, seq);
-                    if self.co.pool.len() < POOL_MAX && raw.buf.capacity() <= POOLED_BYTES {
-                        raw.clear();
-                        self.co.pool.push(raw);
-                    }
+                    self.batch.push_raw(raw, seq);
                 }
-                CoOut::Lost {
+                Next::Lost {
                     node,
                     first,
                     last,
@@ -322,16 +309,23 @@ impl State<'_> {
                     let mut a = Map::new()
                         .with("first_serial", first)
                         .with("last_serial", last);
+                    // Without a node the host stays the empty one `Event::lost` gives.
                     if let Some(n) = node {
-                        ev.host = std::sync::Arc::from(String::from_utf8_lossy(&n).as_ref());
+                        ev.host = match &self.lost_host {
+                            Some((name, host)) if **name == *n => host.clone(),
+                            _ => {
+                                let host = Arc::from(String::from_utf8_lossy(n).as_ref());
+                                self.lost_host = Some((n.into(), Arc::clone(&host)));
+                                host
+                            }
+                        };
                         a.insert("node", Value::Bytes(crate::event::Bytes(n.to_vec())));
-                    } else {
-                        ev.host = std::sync::Arc::from("");
                     }
                     ev.extra.insert("audit", a);
                     self.batch.push_ready(ev);
                 }
             }
+            self.co.consume_output();
             if self.batch.len() >= BATCH || self.batch.bytes() >= BATCH_BYTES {
                 self.flush_batch();
             }
@@ -518,10 +512,10 @@ pub fn parse_bytes(data: &[u8], cfg: coalesce::Config) -> (Vec<CoOut>, Vec<(u64,
             &mut |n, why| bad.push((n, why.to_string())),
             &mut rep,
         );
-        out.extend(co.out.drain(..));
+        out.extend(std::iter::from_fn(|| co.pop_output()));
     }
     co.finish();
-    out.extend(co.out.drain(..));
+    out.extend(std::iter::from_fn(|| co.pop_output()));
     (out, bad)
 }
 

@@ -79,6 +79,16 @@ pub fn type_number(tok: &[u8]) -> u32 {
         .unwrap_or(0)
 }
 
+/// `type_number(tok)`, given `tok` already packed (`names::key`): one table probe for the
+/// names in the table.
+#[inline]
+pub(super) fn type_number_packed(packed: u128, tok: &[u8]) -> u32 {
+    match type_table().get(packed) {
+        Some(n) => n,
+        None => type_number(tok),
+    }
+}
+
 /// Type names packed as `names::pack` does (up to 15 bytes) -> number: one multiply, one
 /// load and one compare for nearly every name (no UTF-8 check, no string hash); the few
 /// that collide in the table go to a map.

@@ -17,49 +17,113 @@ pub struct StampMemo {
     sec: u64,
     nanos: u32,
     serial: u64,
+    /// The stamp starts with ten digits, its seconds (`stamp_fast`'s shape).
+    secs_fast: bool,
 }
+
+/// The seconds' ten bytes of a stamp in `words`.
+const SECS: u128 = u128::MAX >> (128 - 80);
 
 impl StampMemo {
     /// `(sec, nanos, serial, where its ')' is)` when `r` starts with the stamp remembered.
     #[inline]
     pub(super) fn get(&self, r: &[u8]) -> Option<(u64, u32, u64, usize)> {
-        let (a, b) = words(r)?;
+        self.get_words(words(r))
+    }
+
+    /// `get`, given `words(r)`.
+    #[inline]
+    pub(super) fn get_words(&self, (a, b): (u128, u128)) -> Option<(u64, u32, u64, usize)> {
         let same = (a ^ self.words[0]) & self.mask[0] | (b ^ self.words[1]) & self.mask[1];
         (self.len > 0 && same == 0).then(|| (self.sec, self.nanos, self.serial, self.len - 1))
     }
 
-    /// Remembers the stamp `r[..=close]` (when it fits in 32 bytes and more follow).
+    /// Remembers the stamp `r[..=close]` (when it fits in 32 bytes).
     #[inline]
     pub(super) fn set(&mut self, r: &[u8], close: usize, sec: u64, nanos: u32, serial: u64) {
-        let Some((a, b)) = words(r).filter(|_| close < 32) else {
+        self.set_words(words(r), close, (sec, nanos, serial), false);
+    }
+
+    /// The seconds of the stamp remembered when `words(r)` starts with the same ten digits.
+    #[inline]
+    pub(super) fn same_secs(&self, (a, _): (u128, u128)) -> Option<u64> {
+        (self.secs_fast && (a ^ self.words[0]) & SECS == 0).then_some(self.sec)
+    }
+
+    /// `set`, given `words(r)`.
+    #[inline]
+    /// `secs_fast`: the stamp was read by `stamp_fast` (it starts with ten digits).
+    pub(super) fn set_words(
+        &mut self,
+        w: (u128, u128),
+        close: usize,
+        (sec, nanos, serial): (u64, u32, u64),
+        secs_fast: bool,
+    ) {
+        let Some(&mask) = MASKS.get(close + 1) else {
             return;
         };
-        let len = close + 1;
-        let ones = |n: usize| match n {
-            0 => 0,
-            16.. => u128::MAX,
-            n => u128::MAX >> (128 - 8 * n),
-        };
         *self = StampMemo {
-            words: [a, b],
-            mask: [ones(len), ones(len.saturating_sub(16))],
-            len,
+            words: [w.0, w.1],
+            mask,
+            len: close + 1,
             sec,
             nanos,
             serial,
+            secs_fast,
         };
     }
 }
 
-/// The first 32 bytes of `r` as two little-endian words.
+/// Per stamp length (up to 32), which bytes of the two words are the stamp's.
+static MASKS: [[u128; 2]; 33] = {
+    const fn ones(n: usize) -> u128 {
+        match n {
+            0 => 0,
+            16.. => u128::MAX,
+            n => u128::MAX >> (128 - 8 * n),
+        }
+    }
+    let mut m = [[0u128; 2]; 33];
+    let mut n = 0;
+    while n <= 32 {
+        m[n] = [ones(n), ones(n.saturating_sub(16))];
+        n += 1;
+    }
+    m
+};
+
+/// The first 32 bytes of `r` as two little-endian words, zeros after its end (a short
+/// record, `EOE`, has its stamp at the end of the line; no stamp byte is a zero, so a
+/// stamp longer than `r` never matches).
 #[inline]
-fn words(r: &[u8]) -> Option<(u128, u128)> {
-    let w: &[u8; 32] = r.get(..32)?.try_into().ok()?;
-    let (a, b) = w.split_at(16);
-    Some((
-        u128::from_le_bytes(a.try_into().ok()?),
-        u128::from_le_bytes(b.try_into().ok()?),
-    ))
+pub(super) fn words(r: &[u8]) -> (u128, u128) {
+    let n = r.len();
+    if n >= 32 {
+        (load16(r, 0), load16(r, 16))
+    } else if n >= 16 {
+        // The last 16 bytes, moved down so that `r[16]` is the low byte.
+        let b = if n == 16 {
+            0
+        } else {
+            load16(r, n - 16) >> (8 * (32 - n))
+        };
+        (load16(r, 0), b)
+    } else {
+        let mut w = [0u8; 16];
+        for (d, &c) in w.iter_mut().zip(r) {
+            *d = c;
+        }
+        (u128::from_le_bytes(w), 0)
+    }
+}
+
+/// The 16 bytes at `r[at..at + 16]`, first byte in the low byte.
+#[inline(always)]
+fn load16(r: &[u8], at: usize) -> u128 {
+    let mut w = [0u8; 16];
+    w.copy_from_slice(&r[at..at + 16]);
+    u128::from_le_bytes(w)
 }
 
 /// `SEC[.FRAC]:SERIAL)` at the start of `r`: digits only in each part, read in one pass;
@@ -76,20 +140,37 @@ pub(super) fn stamp(r: &[u8]) -> Result<(u64, u32, u64, usize), LineError> {
 /// word operations; `None` for any other shape (`stamp_slow` then reads it, or rejects it).
 #[inline]
 pub(super) fn stamp_fast(r: &[u8]) -> Option<(u64, u32, u64, usize)> {
-    let h: &[u8; 23] = r.get(..23)?.try_into().ok()?;
+    let h: &[u8; 16] = r.get(..16)?.try_into().ok()?;
+    let digit = |c: u8| c.wrapping_sub(b'0') as u64;
+    let (s8, s9) = (digit(h[8]), digit(h[9]));
+    if s8 > 9 || s9 > 9 {
+        return None;
+    }
+    stamp_fast_after_secs(r, eight_digits(word(r, 0))? * 100 + s8 * 10 + s9)
+}
+
+/// `stamp_fast` when its first ten bytes are known to be the seconds `sec` (ten digits).
+#[inline(always)]
+pub(super) fn stamp_fast_after_secs(r: &[u8], sec: u64) -> Option<(u64, u32, u64, usize)> {
+    let len = r.len();
+    // `SSSSSSSSSS.mmm:` and one serial digit and `)` at least.
+    let h: &[u8; 16] = r.get(..16)?.try_into().ok()?;
     if h[10] != b'.' || h[14] != b':' {
         return None;
     }
-    let (s8, s9, m0, m1, m2) = (h[8], h[9], h[11], h[12], h[13]);
     let digit = |c: u8| c.wrapping_sub(b'0') as u64;
-    let (s8, s9, m0, m1, m2) = (digit(s8), digit(s9), digit(m0), digit(m1), digit(m2));
-    if s8 > 9 || s9 > 9 || m0 > 9 || m1 > 9 || m2 > 9 {
+    let (m0, m1, m2) = (digit(h[11]), digit(h[12]), digit(h[13]));
+    if m0 > 9 || m1 > 9 || m2 > 9 {
         return None;
     }
-    let sec = eight_digits(word(h, 0))? * 100 + s8 * 10 + s9;
     let nanos = ((m0 * 100 + m1 * 10 + m2) * 1_000_000) as u32;
+    // Up to eight bytes from `r[15]`; zeros (not digits) after the end of a short line.
+    let w = if len >= 23 {
+        word(r, 15)
+    } else {
+        word(r, len - 8) >> (8 * (23 - len))
+    };
     // The serial's digits: the bytes of `w` up to the first that is not one.
-    let w = word(h, 15);
     let t = w ^ 0x3030_3030_3030_3030;
     // A byte's high bit set when it is not a digit (its bits xor '0' above 9; no carries:
     // the high bits are cleared before the addition).
