@@ -8,6 +8,7 @@
 //! and random input.
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use super::coalesce::EventRef;
 use super::event::{Builder, JsonSink, RecordSink};
@@ -24,15 +25,24 @@ mod one;
 use one::One;
 
 impl Builder {
-    /// The fast path behind `render_json`.
-    pub(super) fn render_fast(&mut self, raw: EventRef<'_>, seq: u64, out: &mut Vec<u8>) {
-        let mut records = std::mem::take(&mut self.records);
-        records.clear();
+    /// The fast path behind `render_json`: appends the event's line to `out` in two parts,
+    /// `audit.records` and the end of the line first (written in place as they are parsed,
+    /// never copied), then the line's beginning (time .. `"records":[`, known only once every
+    /// record is read). Returns (beginning, records) as ranges of `out`: the line is the
+    /// first followed by the second.
+    pub(super) fn render_fast(
+        &mut self,
+        raw: EventRef<'_>,
+        seq: u64,
+        out: &mut Vec<u8>,
+    ) -> (Range<usize>, Range<usize>) {
+        let rec_start = out.len();
         let mut scratch = std::mem::take(&mut self.scratch);
-        let mut sink = JsonSink::new(&mut records);
+        let mut sink = JsonSink::new(out);
 
         let mut kind: Option<Cow<'static, str>> = None;
-        let mut bufs = std::mem::take(&mut self.bufs);
+        // Borrowed, not taken: `Bufs` is a few hundred bytes, copied at each move.
+        let bufs = &mut self.bufs;
         let shapes = &mut self.shapes;
         let mut sum = Sum::new(&mut bufs.sum);
         let mut enriched: Vec<record::Enriched> = reuse(std::mem::take(&mut bufs.enriched));
@@ -117,9 +127,12 @@ impl Builder {
             sum.path_end(path);
         }
         sink.close();
+        out.extend_from_slice(b"]}}\n");
+        let rec_end = out.len();
         self.scratch = scratch;
 
         // The event, member by member, as `json::event` writes `Builder::build()`'s.
+        let head_start = out.len();
         out.extend_from_slice(b"{\"time\":\"");
         write_time(&mut self.time, raw.sec, raw.nanos, out);
         out.extend_from_slice(b"\",\"seq\":");
@@ -131,10 +144,9 @@ impl Builder {
         }
         out.extend_from_slice(b",\"source\":\"audit\",\"type\":");
         string(kind.as_deref().unwrap_or("UNKNOWN").as_bytes(), out);
-        sum.write(&raw, &records, out);
-        self.records = records;
+        sum.write(&raw, out);
         bufs.enriched = reuse(enriched);
-        self.bufs = bufs;
+        (head_start..out.len(), rec_start..rec_end)
     }
 }
 
