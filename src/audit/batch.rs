@@ -35,13 +35,14 @@ pub(super) struct Batch {
     /// Its line bytes when handed out (kept through `recycle`: the reader's accounting).
     pub weight: usize,
     /// The rendered bytes, filled by a renderer, written by the writer.
-    pub out: super::pipe::Rendered,
+    pub out: Vec<u8>,
 }
 
 /// A recycled batch whose line buffer grew beyond this lets it go (a batch holding one huge
 /// event must not pin megabytes for ever); a batch of ordinary events stays under it.
 const KEEP_BYTES: usize = 256 << 10;
-/// The same for its records.
+/// The same for its rendered bytes and its records.
+const KEEP_OUT: usize = 1 << 20;
 const KEEP_RECS: usize = 4096;
 
 impl Batch {
@@ -52,7 +53,7 @@ impl Batch {
             items: Vec::with_capacity(events),
             index: 0,
             weight: 0,
-            out: Default::default(),
+            out: Vec::new(),
         }
     }
 
@@ -96,9 +97,12 @@ impl Batch {
         self.buf.clear();
         self.recs.clear();
         self.items.clear();
-        self.out.recycle();
+        self.out.clear();
         if self.buf.capacity() > KEEP_BYTES {
             self.buf = Vec::new();
+        }
+        if self.out.capacity() > KEEP_OUT {
+            self.out = Vec::new();
         }
         if self.recs.capacity() > KEEP_RECS {
             self.recs = Vec::new();

@@ -13,6 +13,7 @@ use crate::event::{Bytes, Event, FileInfo, Map, Network, Process, SourceKind, Ti
 #[derive(Default)]
 pub struct Builder {
     pub(super) fields: Vec<Field<'static>>,
+    pub(super) records: Vec<u8>,
     /// Interpreted values built by the JSON fast path, one field at a time.
     pub(super) scratch: Vec<u8>,
     /// The last event's second and its RFC 3339 form (see `fast::write_time`).
@@ -282,26 +283,12 @@ impl Builder {
     /// Appends the event as one JSON line to `out`: the same bytes as the JSON encoder writes
     /// for `build()`'s event (tested on the corpus), without building the records as values.
     pub fn render_json(&mut self, raw: &RawEvent, seq: u64, out: &mut Vec<u8>) {
-        self.render_json_ref(raw.view(), seq, out);
+        self.render_fast(raw.view(), seq, out);
     }
 
     /// `render_json` for a borrowed event.
     pub fn render_json_ref(&mut self, raw: EventRef<'_>, seq: u64, out: &mut Vec<u8>) {
-        let (head, records) = self.render_fast(raw, seq, out);
-        // The line's beginning was written after its records: put it first.
-        out[records.start..head.end].rotate_left(records.len());
-    }
-
-    /// `render_json` in two parts, for a writer that takes several slices (`writev`): the
-    /// line is `out[beginning]` then `out[records]`, and nothing is moved to join them.
-    /// Returns (beginning, records).
-    pub(super) fn render_json_parts(
-        &mut self,
-        raw: EventRef<'_>,
-        seq: u64,
-        out: &mut Vec<u8>,
-    ) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
-        self.render_fast(raw, seq, out)
+        self.render_fast(raw, seq, out);
     }
 
     /// Everything but `audit.records`, which go to `sink` as they are parsed.

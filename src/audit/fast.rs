@@ -8,13 +8,12 @@
 //! and random input.
 
 use std::borrow::Cow;
-use std::ops::Range;
 
 use super::coalesce::EventRef;
 use super::event::{Builder, JsonSink, RecordSink};
 use super::frags::write_time;
 use super::interp::{self, CtxTrack};
-use super::json::{string, uint};
+use super::json::{quoted_plain, string, uint};
 use super::names;
 use super::record::{self, Field, EXECVE, PATH, SYSCALL};
 use super::shapes;
@@ -25,20 +24,12 @@ mod one;
 use one::One;
 
 impl Builder {
-    /// The fast path behind `render_json`: appends the event's line to `out` in two parts,
-    /// `audit.records` and the end of the line first (written in place as they are parsed,
-    /// never copied), then the line's beginning (time .. `"records":[`, known only once every
-    /// record is read). Returns (beginning, records) as ranges of `out`: the line is the
-    /// first followed by the second.
-    pub(super) fn render_fast(
-        &mut self,
-        raw: EventRef<'_>,
-        seq: u64,
-        out: &mut Vec<u8>,
-    ) -> (Range<usize>, Range<usize>) {
-        let rec_start = out.len();
+    /// The fast path behind `render_json`.
+    pub(super) fn render_fast(&mut self, raw: EventRef<'_>, seq: u64, out: &mut Vec<u8>) {
+        let mut records = std::mem::take(&mut self.records);
+        records.clear();
         let mut scratch = std::mem::take(&mut self.scratch);
-        let mut sink = JsonSink::new(out);
+        let mut sink = JsonSink::new(&mut records);
 
         let mut kind: Option<Cow<'static, str>> = None;
         // Borrowed, not taken: `Bufs` is a few hundred bytes, copied at each move.
@@ -127,12 +118,9 @@ impl Builder {
             sum.path_end(path);
         }
         sink.close();
-        out.extend_from_slice(b"]}}\n");
-        let rec_end = out.len();
         self.scratch = scratch;
 
         // The event, member by member, as `json::event` writes `Builder::build()`'s.
-        let head_start = out.len();
         out.extend_from_slice(b"{\"time\":\"");
         write_time(&mut self.time, raw.sec, raw.nanos, out);
         out.extend_from_slice(b"\",\"seq\":");
@@ -143,10 +131,16 @@ impl Builder {
             None => out.extend_from_slice(b"\"\""),
         }
         out.extend_from_slice(b",\"source\":\"audit\",\"type\":");
-        string(kind.as_deref().unwrap_or("UNKNOWN").as_bytes(), out);
-        sum.write(&raw, out);
+        match &kind {
+            // A `'static` name is one of the type tables' (not from the log), and those are
+            // plain (`type_names_are_plain`): no escaping check.
+            Some(Cow::Borrowed(k)) => quoted_plain(k.as_bytes(), out),
+            Some(Cow::Owned(k)) => string(k.as_bytes(), out),
+            None => out.extend_from_slice(b"\"UNKNOWN\""),
+        }
+        sum.write(&raw, &records, out);
+        self.records = records;
         bufs.enriched = reuse(enriched);
-        (head_start..out.len(), rec_start..rec_end)
     }
 }
 
@@ -168,6 +162,28 @@ pub(super) fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_names_are_plain() {
+        for n in 0..=0xffff {
+            if let Some(t) = super::super::tables::type_name(n) {
+                assert!(super::super::json::plain(t.as_bytes()), "{n}: {t:?}");
+            }
+        }
+        for t in [
+            "SYSCALL",
+            "PATH",
+            "CWD",
+            "EXECVE",
+            "PROCTITLE",
+            "EOE",
+            "SOCKADDR",
+        ] {
+            let (_, name) = super::super::rtype::common_type(t.as_bytes()).unwrap();
+            assert_eq!(name, t);
+            assert!(super::super::json::plain(name.as_bytes()));
+        }
+    }
 
     #[test]
     fn reuse_keeps_the_allocation() {

@@ -391,31 +391,27 @@ fn render_loop(work: &Work, output: &Output, pool: SyncSender<Batch>, format: Fo
     let enc = format.encoder(color);
     let mut builder = Builder::default();
     while let Some(mut batch) = work.pop() {
-        let mut out = std::mem::take(&mut batch.out);
-        out.recycle();
+        let mut buf = std::mem::take(&mut batch.out);
+        buf.clear();
         // Room for the usual rendered size (a few times the lines'), so that a fresh buffer
         // does not grow by doubling, copied each time.
-        out.buf.reserve(batch.bytes() * 3);
+        buf.reserve(batch.bytes() * 3);
         for item in &batch.items {
-            let at = out.buf.len();
             match item {
                 Item::Raw(m) => {
                     let raw = batch.event(m);
                     if format == Format::Json {
-                        let (head, records) = builder.render_json_parts(raw, m.seq, &mut out.buf);
-                        out.span(head);
-                        out.span(records);
-                        continue;
+                        builder.render_json_ref(raw, m.seq, &mut buf);
+                    } else {
+                        let mut ev = builder.build_ref(raw);
+                        ev.seq = m.seq;
+                        enc.encode(&ev, &mut buf);
                     }
-                    let mut ev = builder.build_ref(raw);
-                    ev.seq = m.seq;
-                    enc.encode(&ev, &mut out.buf);
                 }
-                Item::Ready(ev) => enc.encode(ev, &mut out.buf),
+                Item::Ready(ev) => enc.encode(ev, &mut buf),
             }
-            out.span(at..out.buf.len());
         }
-        batch.out = out;
+        batch.out = buf;
         if !output.put(batch, &pool) {
             return;
         }

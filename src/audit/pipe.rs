@@ -8,8 +8,6 @@
 //! one while the others' queues filled up, and a core stood idle).
 
 use std::collections::VecDeque;
-use std::io::IoSlice;
-use std::ops::Range;
 use std::sync::mpsc::SyncSender;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
@@ -19,56 +17,6 @@ use crate::sink::{self, Dest};
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking renderer is reported by its join; the state stays usable meanwhile.
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A batch's rendered bytes: the parts of its lines in `buf`, in whatever order they were
-/// rendered, and the ranges of `buf` to write, in the output's order. The JSON fast path
-/// writes a line's records before its beginning (known only after them): the parts go out
-/// with `writev` as they are, rather than be copied to join them.
-#[derive(Default)]
-pub(super) struct Rendered {
-    pub buf: Vec<u8>,
-    spans: Vec<(usize, usize)>,
-}
-
-/// A recycled batch whose rendered bytes grew beyond this lets them go (see `Batch::recycle`).
-const KEEP_OUT: usize = 1 << 20;
-
-impl Rendered {
-    /// Appends `buf[r]` to what is written (joined to the last range when it follows it).
-    pub fn span(&mut self, r: Range<usize>) {
-        if r.is_empty() {
-            return;
-        }
-        match self.spans.last_mut() {
-            Some(last) if last.1 == r.start => last.1 = r.end,
-            _ => self.spans.push((r.start, r.end)),
-        }
-    }
-
-    /// Empties it, giving back what a huge event made it allocate.
-    pub fn recycle(&mut self) {
-        self.buf.clear();
-        self.spans.clear();
-        if self.buf.capacity() > KEEP_OUT {
-            self.buf = Vec::new();
-        }
-    }
-
-    fn write_to(&self, dest: &mut Dest) -> Result<(), sink::Error> {
-        match self.spans[..] {
-            [] => Ok(()),
-            [(s, e)] => dest.write_all(&self.buf[s..e]),
-            _ => {
-                let mut iov: Vec<IoSlice<'_>> = self
-                    .spans
-                    .iter()
-                    .map(|&(s, e)| IoSlice::new(&self.buf[s..e]))
-                    .collect();
-                dest.write_all_vectored(&mut iov)
-            }
-        }
-    }
 }
 
 /// Batches waiting for a renderer.
@@ -194,7 +142,11 @@ impl Output {
             s.next += 1;
             // Written without the lock: the other renderers hand over batches meanwhile.
             drop(s);
-            let r = b.out.write_to(&mut dest);
+            let r = if b.out.is_empty() {
+                Ok(())
+            } else {
+                dest.write_all(&b.out)
+            };
             b.recycle();
             // Cannot be full: it has room for every batch there is.
             let _ = pool.try_send(b);

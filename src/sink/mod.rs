@@ -1,7 +1,7 @@
 //! Destinations for encoded bytes: standard output and files. Formats are not known here.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, IoSlice, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,39 +69,8 @@ impl Dest {
     }
 
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        self.write_with(|w| w.write_all(bytes))
-    }
-
-    /// Writes `bufs` one after the other, as `write_all` of their concatenation would, with
-    /// as few `writev` calls as the kernel allows: the slices need not be joined in memory
-    /// first (`bufs` is used up).
-    pub fn write_all_vectored(&mut self, bufs: &mut [IoSlice<'_>]) -> Result<(), Error> {
-        self.write_with(|w| {
-            let mut bufs = bufs;
-            IoSlice::advance_slices(&mut bufs, 0);
-            while !bufs.is_empty() {
-                match w.write_vectored(bufs) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(())
-        })
-    }
-
-    /// Runs `write` on the destination (standard output flushed after it; a file opened
-    /// again first when asked to).
-    fn write_with(
-        &mut self,
-        write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-    ) -> Result<(), Error> {
         let res = match self {
-            Dest::Stdout(s) => {
-                let mut l = s.lock();
-                write(&mut l).and_then(|_| l.flush())
-            }
+            Dest::Stdout(s) => s.lock().write_all(bytes).and_then(|_| s.lock().flush()),
             Dest::File { file, reopen, path } => {
                 if reopen
                     .as_ref()
@@ -114,7 +83,7 @@ impl Dest {
                         Err(e) => eprintln!("letrace: warning: cannot reopen output: {e}"),
                     }
                 }
-                write(file)
+                file.write_all(bytes)
             }
         };
         res.map_err(|source| Error::Write {
