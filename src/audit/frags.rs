@@ -349,9 +349,18 @@ pub(super) fn write_time(cache: &mut (u64, [u8; 30]), sec: u64, nanos: u32, out:
     }
     let mut b = cache.1;
     let mut n = nanos.min(999_999_999);
-    for d in b[20..29].iter_mut().rev() {
-        *d = b'0' + (n % 10) as u8;
-        n /= 10;
+    if n.is_multiple_of(1_000_000) {
+        // auditd's stamps have milliseconds: three digits and six zeros.
+        let ms = n / 1_000_000;
+        b[20] = b'0' + (ms / 100) as u8;
+        b[21] = b'0' + (ms / 10 % 10) as u8;
+        b[22] = b'0' + (ms % 10) as u8;
+        b[23..29].copy_from_slice(b"000000");
+    } else {
+        for d in b[20..29].iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
     }
     out.extend_from_slice(&b);
 }
@@ -504,6 +513,11 @@ mod tests {
             (0, 5),
             (1_700_000_000, 123_000_000),
             (1_700_000_000, 999_999_999),
+            (1_700_000_000, 999_000_000),
+            (1_700_000_000, 1_000_000),
+            (1_700_000_000, 10_000_000),
+            (1_700_000_000, 1_000_001),
+            (1_700_000_000, 100_000_000),
             (1_700_000_001, 1),
             (1_700_003_661, 2),
             (1_700_003_660, 3),
