@@ -391,7 +391,7 @@ fn render_loop(work: &Work, output: &Output, pool: SyncSender<Batch>, format: Fo
     let enc = format.encoder(color);
     let mut builder = Builder::default();
     while let Some(mut batch) = work.pop() {
-        let mut buf = std::mem::take(&mut batch.out);
+        let mut buf = output.buffer(std::mem::take(&mut batch.out));
         buf.clear();
         // Room for the usual rendered size (a few times the lines'), so that a fresh buffer
         // does not grow by doubling, copied each time.
