@@ -318,6 +318,7 @@ pub(super) fn short_canonical(raw: &[u8], max: &[u8]) -> bool {
 
 /// `Timestamp::write_rfc3339`, with the date and time of day kept from the previous event
 /// (consecutive events nearly always share their second).
+#[inline(always)]
 pub(super) fn write_time(cache: &mut (u64, [u8; 30]), sec: u64, nanos: u32, out: &mut Vec<u8>) {
     // Beyond year 9999 the timestamp is clamped, nanoseconds included: no shortcut.
     const MAX: u64 = 253_402_300_799;

@@ -408,7 +408,11 @@ fn render_loop(work: &Work, output: &Output, pool: SyncSender<Batch>, format: Fo
                         enc.encode(&ev, &mut buf);
                     }
                 }
-                Item::Ready(ev) => enc.encode(ev, &mut buf),
+                Item::Ready(ev) => {
+                    if format != Format::Json || !builder.render_lost(ev, &mut buf) {
+                        enc.encode(ev, &mut buf)
+                    }
+                }
             }
         }
         batch.out = buf;
