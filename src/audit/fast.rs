@@ -13,7 +13,7 @@ use super::coalesce::EventRef;
 use super::event::{Builder, JsonSink, RecordSink};
 use super::frags::write_time;
 use super::interp::{self, CtxTrack};
-use super::json::{quoted_plain, string, uint};
+use super::json::{put, string, uint};
 use super::names;
 use super::record::{self, Field, EXECVE, PATH, SYSCALL};
 use super::shapes;
@@ -126,16 +126,22 @@ impl Builder {
         write_time(&mut self.time, raw.sec, raw.nanos, out);
         out.extend_from_slice(b"\",\"seq\":");
         uint(seq, out);
-        out.extend_from_slice(b",\"host\":");
         match raw.node {
-            Some(n) => string(String::from_utf8_lossy(n).as_bytes(), out),
-            None => out.extend_from_slice(b"\"\""),
+            Some(n) => {
+                out.extend_from_slice(b",\"host\":");
+                string(String::from_utf8_lossy(n).as_bytes(), out);
+                out.extend_from_slice(b",\"source\":\"audit\",\"type\":");
+            }
+            None => out.extend_from_slice(b",\"host\":\"\",\"source\":\"audit\",\"type\":"),
         }
-        out.extend_from_slice(b",\"source\":\"audit\",\"type\":");
         match &kind {
             // A `'static` name is one of the type tables' (not from the log), and those are
             // plain (`type_names_are_plain`): no escaping check.
-            Some(Cow::Borrowed(k)) => quoted_plain(k.as_bytes(), out),
+            Some(Cow::Borrowed(k)) => {
+                out.push(b'"');
+                put(out, k.as_bytes());
+                out.push(b'"');
+            }
             Some(Cow::Owned(k)) => string(k.as_bytes(), out),
             None => out.extend_from_slice(b"\"UNKNOWN\""),
         }
