@@ -42,7 +42,7 @@ pub(super) struct Batch {
 /// event must not pin megabytes for ever); a batch of ordinary events stays under it.
 const KEEP_BYTES: usize = 256 << 10;
 /// The same for its rendered bytes and its records.
-const KEEP_OUT: usize = 1 << 20;
+pub(super) const KEEP_OUT: usize = 1 << 20;
 const KEEP_RECS: usize = 4096;
 
 impl Batch {

@@ -43,47 +43,46 @@ impl CtxTrack {
         self.see_context(id, raw);
     }
 
+    // Not a `match` on `id`, nor a chain of `==` (compiled to the same thing): a jump table
+    // whose target changes at every field, mispredicted nearly every time. Ranges of the
+    // names' numbers instead, and a0/a1 share their code.
     fn see_context(&mut self, id: Name, raw: &[u8]) {
         let c = &mut self.ctx;
-        match id {
-            Name::Arch => {
-                let (machine, unknown) = match strtoul(raw, 16) {
-                    Some(v) => {
-                        let m = Machine::from_audit_arch(v);
-                        (m, m.is_none())
-                    }
-                    None => (c.machine, true),
+        // 0 syscall, 1 arch, 2 a0, 3 a1, 4 a2, 5 a3 (`Name::is_context`'s range).
+        let k = (id as u8).wrapping_sub(Name::Syscall as u8);
+        if k >= 2 {
+            self.used_sys = true;
+            if k < 4 {
+                let n = strtoul(raw, 16);
+                let (v, used) = if k == 2 {
+                    (&mut c.a0, self.used_a0)
+                } else {
+                    (&mut c.a1, self.used_a1)
                 };
-                self.stale |= self.used_sys && (machine != c.machine || unknown != c.arch_unknown);
-                c.machine = machine;
-                c.arch_unknown = unknown;
-            }
-            Name::Syscall => {
-                let n = dec(raw).and_then(|v| u32::try_from(v).ok());
-                self.stale |= self.used_sys && n != c.syscall;
-                c.syscall = n;
-                self.used_sys = true;
-                if matches!(c.syscall_name(), Some("socketcall" | "ipc")) {
-                    self.used_a0 = true;
-                }
-            }
-            Name::A0 => {
-                let n = strtoul(raw, 16);
-                self.stale |= self.used_a0 && n != c.a0;
-                c.a0 = n;
-                self.used_sys = true;
-            }
-            Name::A1 => {
-                let n = strtoul(raw, 16);
-                self.stale |= self.used_a1 && n != c.a1;
-                c.a1 = n;
-                self.used_sys = true;
-            }
-            Name::A2 => {
-                self.used_sys = true;
+                self.stale |= used && n != *v;
+                *v = n;
+            } else if k == 4 {
                 self.used_a1 = true;
             }
-            _ => self.used_sys = true,
+        } else if k == 1 {
+            let (machine, unknown) = match strtoul(raw, 16) {
+                Some(v) => {
+                    let m = Machine::from_audit_arch(v);
+                    (m, m.is_none())
+                }
+                None => (c.machine, true),
+            };
+            self.stale |= self.used_sys && (machine != c.machine || unknown != c.arch_unknown);
+            c.machine = machine;
+            c.arch_unknown = unknown;
+        } else {
+            let n = dec(raw).and_then(|v| u32::try_from(v).ok());
+            self.stale |= self.used_sys && n != c.syscall;
+            c.syscall = n;
+            self.used_sys = true;
+            if matches!(c.syscall_name(), Some("socketcall" | "ipc")) {
+                self.used_a0 = true;
+            }
         }
     }
 

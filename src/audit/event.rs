@@ -560,22 +560,28 @@ fn path_extra(rec: &Map) -> Map {
 /// Only the bytes a family needs are decoded from the hex (a unix address is 110 bytes,
 /// its path usually a few).
 pub(super) fn sockaddr(raw: &[u8]) -> Option<Network> {
-    let hex_len = raw.iter().take_while(|c| c.is_ascii_hexdigit()).count() & !1;
-    let len = hex_len / 2;
-    if len < 2 {
+    // The address is the run of hex digit pairs `raw` starts with; only the part a family
+    // needs is checked (a unix address is 220 digits, its path usually a few bytes).
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    // Byte `i`, when its two digits are hex (and, as the callers go in order, every one
+    // before them).
+    let digits = |i: usize| Some(nib(*raw.get(2 * i)?)? << 4 | nib(*raw.get(2 * i + 1)?)?);
+    // The first `k` bytes are there.
+    let has = |k: usize| raw.len() >= 2 * k && raw[..2 * k].iter().all(u8::is_ascii_hexdigit);
+    if !has(2) {
         return None;
     }
-    // Every byte of `raw[..hex_len]` is a hex digit.
-    let nib = |c: u8| match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => c - b'A' + 10,
-    };
-    let byte = |i: usize| nib(raw[2 * i]) << 4 | nib(raw[2 * i + 1]);
+    // Only for bytes `has` vouched for.
+    let byte = |i: usize| digits(i).unwrap_or(0);
     let fam = u16::from_le_bytes([byte(0), byte(1)]);
     let mut n = Network::default();
     match fam {
-        2 if len >= 8 => {
+        2 if has(8) => {
             n.family = Some(Cow::Borrowed("ipv4"));
             // `Ipv4Addr`'s `Display`.
             let mut a = String::with_capacity(15);
@@ -588,7 +594,7 @@ pub(super) fn sockaddr(raw: &[u8]) -> Option<Network> {
             n.daddr = Some(a);
             n.dport = Some(u16::from_be_bytes([byte(2), byte(3)]));
         }
-        10 if len >= 24 => {
+        10 if has(24) => {
             let mut o = [0u8; 16];
             for (i, x) in o.iter_mut().enumerate() {
                 *x = byte(8 + i);
@@ -599,11 +605,15 @@ pub(super) fn sockaddr(raw: &[u8]) -> Option<Network> {
         }
         1 => {
             n.family = Some(Cow::Borrowed("unix"));
-            let abs = len > 2 && byte(2) == 0;
-            let start = if abs { 3 } else { 2 };
-            let end = (start..len).find(|&i| byte(i) == 0).unwrap_or(len);
-            n.extra
-                .insert("path", Bytes((start..end).map(byte).collect()));
+            let abs = digits(2) == Some(0);
+            let mut i = if abs { 3 } else { 2 };
+            // Up to a NUL or the end of the hex digits.
+            let mut path = Vec::new();
+            while let Some(c) = digits(i).filter(|&c| c != 0) {
+                path.push(c);
+                i += 1;
+            }
+            n.extra.insert("path", Bytes(path));
             if abs {
                 n.extra.insert("abstract", true);
             }

@@ -318,6 +318,7 @@ pub(super) fn short_canonical(raw: &[u8], max: &[u8]) -> bool {
 
 /// `Timestamp::write_rfc3339`, with the date and time of day kept from the previous event
 /// (consecutive events nearly always share their second).
+#[inline(always)]
 pub(super) fn write_time(cache: &mut (u64, [u8; 30]), sec: u64, nanos: u32, out: &mut Vec<u8>) {
     // Beyond year 9999 the timestamp is clamped, nanoseconds included: no shortcut.
     const MAX: u64 = 253_402_300_799;
@@ -349,9 +350,18 @@ pub(super) fn write_time(cache: &mut (u64, [u8; 30]), sec: u64, nanos: u32, out:
     }
     let mut b = cache.1;
     let mut n = nanos.min(999_999_999);
-    for d in b[20..29].iter_mut().rev() {
-        *d = b'0' + (n % 10) as u8;
-        n /= 10;
+    if n.is_multiple_of(1_000_000) {
+        // auditd's stamps have milliseconds: three digits and six zeros.
+        let ms = n / 1_000_000;
+        b[20] = b'0' + (ms / 100) as u8;
+        b[21] = b'0' + (ms / 10 % 10) as u8;
+        b[22] = b'0' + (ms % 10) as u8;
+        b[23..29].copy_from_slice(b"000000");
+    } else {
+        for d in b[20..29].iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
     }
     out.extend_from_slice(&b);
 }
@@ -504,6 +514,11 @@ mod tests {
             (0, 5),
             (1_700_000_000, 123_000_000),
             (1_700_000_000, 999_999_999),
+            (1_700_000_000, 999_000_000),
+            (1_700_000_000, 1_000_000),
+            (1_700_000_000, 10_000_000),
+            (1_700_000_000, 1_000_001),
+            (1_700_000_000, 100_000_000),
             (1_700_000_001, 1),
             (1_700_003_661, 2),
             (1_700_003_660, 3),

@@ -385,8 +385,11 @@ fn render_loop(work: &Work, output: &Output, pool: SyncSender<Batch>, format: Fo
     let enc = format.encoder(color);
     let mut builder = Builder::default();
     while let Some(mut batch) = work.pop() {
-        let mut buf = std::mem::take(&mut batch.out);
+        let mut buf = output.buffer(std::mem::take(&mut batch.out));
         buf.clear();
+        // Room for the usual rendered size (a few times the lines'), so that a fresh buffer
+        // does not grow by doubling, copied each time.
+        buf.reserve(batch.bytes() * 3);
         for item in &batch.items {
             match item {
                 Item::Raw(m) => {
@@ -399,7 +402,11 @@ fn render_loop(work: &Work, output: &Output, pool: SyncSender<Batch>, format: Fo
                         enc.encode(&ev, &mut buf);
                     }
                 }
-                Item::Ready(ev) => enc.encode(ev, &mut buf),
+                Item::Ready(ev) => {
+                    if format != Format::Json || !builder.render_lost(ev, &mut buf) {
+                        enc.encode(ev, &mut buf)
+                    }
+                }
             }
         }
         batch.out = buf;

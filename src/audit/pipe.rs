@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::sync::mpsc::SyncSender;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use super::batch::Batch;
+use super::batch::{Batch, KEEP_OUT};
 use crate::sink::{self, Dest};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -103,6 +103,10 @@ struct OutState {
     held: Vec<Option<Batch>>,
     /// Taken by the thread that is writing.
     dest: Option<Dest>,
+    /// Output buffers of written batches, the last written on top: a renderer takes the
+    /// one most likely still in cache (just read by the write) rather than its batch's own,
+    /// which waited in the pool and the queue since it was written.
+    bufs: Vec<Vec<u8>>,
     failed: Option<sink::Error>,
 }
 
@@ -114,6 +118,7 @@ impl Output {
                 held: (0..slots).map(|_| None).collect(),
                 dest: Some(dest),
                 failed: None,
+                bufs: Vec::with_capacity(slots),
             }),
         }
     }
@@ -147,10 +152,16 @@ impl Output {
             } else {
                 dest.write_all(&b.out)
             };
+            let mut out = std::mem::take(&mut b.out);
             b.recycle();
             // Cannot be full: it has room for every batch there is.
             let _ = pool.try_send(b);
             s = lock(&self.state);
+            // At most one per batch there is (`held`'s slots).
+            if out.capacity() <= KEEP_OUT && s.bufs.len() < s.held.len() {
+                out.clear();
+                s.bufs.push(out);
+            }
             if let Err(e) = r {
                 s.failed = Some(e);
                 break;
@@ -158,6 +169,15 @@ impl Output {
         }
         s.dest = Some(dest);
         s.failed.is_none()
+    }
+
+    /// An output buffer to render a batch into: the last one written, else `own` (the
+    /// batch's).
+    pub fn buffer(&self, own: Vec<u8>) -> Vec<u8> {
+        match lock(&self.state).bufs.pop() {
+            Some(b) => b,
+            None => own,
+        }
     }
 
     /// After the last batch: the destination back, or the write error.

@@ -452,7 +452,7 @@ impl<'a, 'b> Sum<'a, 'b> {
     /// Writes the event's summary after `time` .. `type` (`json::event`'s order), then
     /// `records` and the end of the line; gives the allocations back to `bufs`.
     pub(super) fn write(
-        mut self,
+        &mut self,
         raw: &super::coalesce::EventRef<'_>,
         records: &[u8],
         out: &mut Vec<u8>,
@@ -505,8 +505,10 @@ impl<'a, 'b> Sum<'a, 'b> {
                 _ => string(name, out),
             }
             if let Some(t) = p.mode.and_then(super::event::file_type) {
-                out.extend_from_slice(b",\"type\":");
-                string(t.as_bytes(), out);
+                // `file_type`'s names are plain ASCII: nothing to escape.
+                put(out, b",\"type\":\"");
+                put(out, t.as_bytes());
+                out.push(b'"');
             }
             for k in [K::Inode, K::Dev, K::Mode, K::Uid, K::Gid] {
                 // The object's first member starts with `{`, not `,`.
@@ -550,8 +552,8 @@ impl<'a, 'b> Sum<'a, 'b> {
         out.extend_from_slice(b",\"records\":[");
         out.extend_from_slice(records);
         out.extend_from_slice(b"]}}\n");
-        self.w.pathsums = super::fast::reuse(self.pathsums);
-        self.w.execve = super::fast::reuse(self.execve);
+        self.w.pathsums = super::fast::reuse(std::mem::take(&mut self.pathsums));
+        self.w.execve = super::fast::reuse(std::mem::take(&mut self.execve));
     }
 }
 
