@@ -165,14 +165,17 @@ impl RawEvent {
 #[derive(Debug)]
 pub enum Output {
     Event(RawEvent),
-    /// Serials `first..=last` of `node` never appeared.
-    Lost {
-        node: Option<Arc<[u8]>>,
-        first: u64,
-        last: u64,
-        sec: u64,
-        nanos: u32,
-    },
+    Lost(Gap),
+}
+
+/// Serials `first..=last` of `node` never appeared; noticed at audit time `sec.nanos`.
+#[derive(Debug)]
+pub struct Gap {
+    pub node: Option<Arc<[u8]>>,
+    pub first: u64,
+    pub last: u64,
+    pub sec: u64,
+    pub nanos: u32,
 }
 
 #[derive(Default)]
@@ -230,26 +233,13 @@ struct Started {
 /// `out`'s entries: events stay in their slot until consumed.
 enum Out {
     Event(u32),
-    Lost {
-        node: Option<Arc<[u8]>>,
-        first: u64,
-        last: u64,
-        sec: u64,
-        nanos: u32,
-    },
+    Lost(Gap),
 }
 
 /// The next output, borrowed from the coalescer (see `Coalescer::next_output`).
 pub enum Next<'a> {
     Event(&'a RawEvent),
-    /// Serials `first..=last` of `node` never appeared.
-    Lost {
-        node: Option<&'a [u8]>,
-        first: u64,
-        last: u64,
-        sec: u64,
-        nanos: u32,
-    },
+    Lost(&'a Gap),
 }
 
 /// Emptied slots kept with their buffers, and the largest buffer worth keeping (a slot is
@@ -309,19 +299,7 @@ impl Coalescer {
     pub fn next_output(&self) -> Option<Next<'_>> {
         Some(match self.out.front()? {
             Out::Event(i) => Next::Event(&self.slots[*i as usize].ev),
-            Out::Lost {
-                node,
-                first,
-                last,
-                sec,
-                nanos,
-            } => Next::Lost {
-                node: node.as_deref(),
-                first: *first,
-                last: *last,
-                sec: *sec,
-                nanos: *nanos,
-            },
+            Out::Lost(g) => Next::Lost(g),
         })
     }
 
@@ -341,19 +319,7 @@ impl Coalescer {
                 self.release(i);
                 Output::Event(ev)
             }
-            Out::Lost {
-                node,
-                first,
-                last,
-                sec,
-                nanos,
-            } => Output::Lost {
-                node,
-                first,
-                last,
-                sec,
-                nanos,
-            },
+            Out::Lost(g) => Output::Lost(g),
         })
     }
 
@@ -582,13 +548,13 @@ impl Coalescer {
         let (first, last) = (g.low.saturating_add(1), next.saturating_sub(1));
         g.low = end;
         if first <= last {
-            self.out.push_back(Out::Lost {
+            self.out.push_back(Out::Lost(Gap {
                 node: self.node_names[node as usize].clone(),
                 first,
                 last,
                 sec,
                 nanos,
-            });
+            }));
         }
     }
 
@@ -640,7 +606,7 @@ mod tests {
         out.iter()
             .map(|o| match o {
                 Output::Event(e) => format!("{}:{}", e.serial, e.records.len()),
-                Output::Lost { first, last, .. } => format!("lost {first}-{last}"),
+                Output::Lost(g) => format!("lost {}-{}", g.first, g.last),
             })
             .collect()
     }

@@ -686,7 +686,7 @@ mod tests {
             .iter()
             .filter_map(|o| match o {
                 Output::Event(raw) => Some(b.build(raw)),
-                Output::Lost { .. } => None,
+                Output::Lost(_) => None,
             })
             .filter(|ev| ev.process.as_ref().is_some_and(|p| p.args.is_some()))
             .map(|ev| {

@@ -313,15 +313,7 @@ mod tests {
                 assert!(super::super::json::plain(t.as_bytes()), "{n}: {t:?}");
             }
         }
-        for t in [
-            "SYSCALL",
-            "PATH",
-            "CWD",
-            "EXECVE",
-            "PROCTITLE",
-            "EOE",
-            "SOCKADDR",
-        ] {
+        for t in super::super::rtype::COMMON_TYPES {
             let (_, name) = super::super::rtype::common_type(t.as_bytes()).unwrap();
             assert_eq!(name, t);
             assert!(super::super::json::plain(name.as_bytes()));

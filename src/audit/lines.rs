@@ -393,7 +393,7 @@ mod scan_tests {
                     .collect::<Vec<_>>(),
                 String::from_utf8_lossy(&e.buf)
             ),
-            CoOut::Lost { first, last, .. } => format!("lost {first}-{last}"),
+            CoOut::Lost(g) => format!("lost {}-{}", g.first, g.last),
         }
     }
 

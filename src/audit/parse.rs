@@ -291,13 +291,8 @@ impl State<'_> {
                     rep.events += 1;
                     self.batch.push_raw(raw, seq);
                 }
-                Next::Lost {
-                    node,
-                    first,
-                    last,
-                    sec,
-                    nanos,
-                } => {
+                Next::Lost(g) => {
+                    let (first, last, sec, nanos) = (g.first, g.last, g.sec, g.nanos);
                     let n = last - first + 1;
                     rep.lost += n;
                     let mut ev = Event::lost(SourceKind::Audit, n, true, "audit serial gap");
@@ -310,7 +305,7 @@ impl State<'_> {
                         .with("first_serial", first)
                         .with("last_serial", last);
                     // Without a node the host stays the empty one `Event::lost` gives.
-                    if let Some(n) = node {
+                    if let Some(n) = g.node.as_deref() {
                         ev.host = match &self.lost_host {
                             Some((name, host)) if **name == *n => host.clone(),
                             _ => {

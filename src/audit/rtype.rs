@@ -17,6 +17,17 @@ pub fn type_name(rtype: u32, token: &[u8]) -> Cow<'static, str> {
     Cow::Owned(String::from_utf8_lossy(token).into_owned())
 }
 
+/// The names `common_type` knows.
+pub(super) const COMMON_TYPES: [&str; 7] = [
+    "SYSCALL",
+    "PATH",
+    "CWD",
+    "EXECVE",
+    "PROCTITLE",
+    "EOE",
+    "SOCKADDR",
+];
+
 /// The types that make up nearly every log, without a table lookup: the token packed into
 /// an integer and switched on (slice comparisons compiled to `memcmp` calls).
 #[inline]
@@ -133,15 +144,7 @@ fn type_table() -> &'static TypeTable {
             more: Default::default(),
         };
         // The common ones first: they win over the table, as they always did.
-        for name in [
-            "SYSCALL",
-            "PATH",
-            "CWD",
-            "EXECVE",
-            "PROCTITLE",
-            "EOE",
-            "SOCKADDR",
-        ] {
+        for name in COMMON_TYPES {
             if let Some((n, _)) = common_type(name.as_bytes()) {
                 t.insert(super::names::pack(name), n);
             }
