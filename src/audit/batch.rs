@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use super::coalesce::{EventRef, RawEvent, Rec};
-use crate::event::Event;
+use super::coalesce::{EventRef, Gap, RawEvent, Rec};
 
 /// One event of a batch: where its lines and records are, and its numbering.
 pub(super) struct Meta {
@@ -19,10 +18,11 @@ pub(super) struct Meta {
     recs: (usize, usize),
 }
 
-/// An event as it goes to a renderer: still raw (rendered there), or already built (LOST).
+/// An event as it goes to a renderer: raw lines, or a gap in the serials (a LOST event),
+/// both turned into output there.
 pub(super) enum Item {
     Raw(Meta),
-    Ready(Box<Event>),
+    Gap(Gap, u64),
 }
 
 #[derive(Default)]
@@ -87,8 +87,9 @@ impl Batch {
         }));
     }
 
-    pub fn push_ready(&mut self, ev: Event) {
-        self.items.push(Item::Ready(Box::new(ev)));
+    /// A gap in the serials, numbered `seq`.
+    pub fn push_gap(&mut self, g: &Gap, seq: u64) {
+        self.items.push(Item::Gap(g.clone(), seq));
     }
 
     /// Empties it for reuse, giving back what a huge event made it allocate (a fresh buffer:

@@ -169,7 +169,7 @@ pub enum Output {
 }
 
 /// Serials `first..=last` of `node` never appeared; noticed at audit time `sec.nanos`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Gap {
     pub node: Option<Arc<[u8]>>,
     pub first: u64,

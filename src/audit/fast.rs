@@ -18,7 +18,6 @@ use super::names;
 use super::record::{self, Field, EXECVE, PATH, SYSCALL};
 use super::shapes;
 use super::summary::{PathSum, Sum, SumBufs, F};
-use crate::event::{Event, SourceKind, Value};
 
 #[path = "fast_one.rs"]
 mod one;
@@ -163,68 +162,6 @@ impl Builder {
     }
 }
 
-impl Builder {
-    /// A LOST event as the reader builds it for a gap in the serials (`Event::lost` and
-    /// `audit.first_serial`, `last_serial`, maybe `node`) as one JSON line: the bytes the JSON
-    /// encoder writes (tested), without walking its maps. False, nothing written, for any
-    /// other event.
-    pub(super) fn render_lost(&mut self, ev: &Event, out: &mut Vec<u8>) -> bool {
-        let (Some(lost), [(k0, Value::Bool(exact)), (k1, Value::Str(reason)), (k2, Value::Map(a))]) =
-            (ev.lost, &ev.extra.0[..])
-        else {
-            return false;
-        };
-        if k0 != "lost_exact"
-            || k1 != "reason"
-            || k2 != "audit"
-            || ev.source != SourceKind::Audit
-            || ev.kind != "LOST"
-            || ev.process.is_some()
-            || ev.file.is_some()
-            || ev.network.is_some()
-            || ev.time.secs < 0
-        {
-            return false;
-        }
-        let (first, last, node) = match &a.0[..] {
-            [(f, Value::U64(x)), (l, Value::U64(y)), rest @ ..]
-                if f == "first_serial" && l == "last_serial" =>
-            {
-                match rest {
-                    [] => (*x, *y, None),
-                    [(n, Value::Bytes(b))] if n == "node" => (*x, *y, Some(&b.0[..])),
-                    _ => return false,
-                }
-            }
-            _ => return false,
-        };
-        out.extend_from_slice(b"{\"time\":\"");
-        write_time(&mut self.time, ev.time.secs as u64, ev.time.nanos, out);
-        out.extend_from_slice(b"\",\"seq\":");
-        uint(ev.seq, out);
-        out.extend_from_slice(b",\"host\":");
-        string(ev.host.as_bytes(), out);
-        out.extend_from_slice(b",\"source\":\"audit\",\"type\":\"LOST\",\"lost\":");
-        uint(lost, out);
-        out.extend_from_slice(if *exact {
-            b",\"lost_exact\":true,\"reason\":"
-        } else {
-            b",\"lost_exact\":false,\"reason\":"
-        });
-        string(reason.as_bytes(), out);
-        out.extend_from_slice(b",\"audit\":{\"first_serial\":");
-        uint(first, out);
-        out.extend_from_slice(b",\"last_serial\":");
-        uint(last, out);
-        if let Some(n) = node {
-            out.extend_from_slice(b",\"node\":");
-            string(n, out);
-        }
-        out.extend_from_slice(b"}}\n");
-        true
-    }
-}
-
 /// Allocations of the summary kept between events, empty (so nothing is borrowed).
 #[derive(Default)]
 pub(super) struct Bufs {
@@ -243,68 +180,6 @@ pub(super) fn reuse<T, U>(mut v: Vec<T>) -> Vec<U> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `render_lost` writes what the JSON encoder writes for the reader's LOST events, and
-    /// nothing for other events.
-    #[test]
-    fn lost_events_as_the_encoder_writes_them() {
-        use crate::encode::Encoder;
-        use crate::event::{Bytes, Map, Timestamp};
-        let enc = crate::encode::json::JsonEncoder;
-        let mut b = Builder::default();
-        let mut n = 0;
-        for (secs, nanos) in [
-            (1_700_000_000i64, 118_000_000u32),
-            (1_700_000_000, 5),
-            (0, 0),
-        ] {
-            for node in [None, Some(&b"h\"\xff"[..]), Some(&b"node1"[..])] {
-                for exact in [true, false] {
-                    for host in ["", "a\\b\t"] {
-                        n += 1;
-                        let mut ev = Event::lost(SourceKind::Audit, n, exact, "audit serial gap");
-                        ev.seq = u64::MAX - n;
-                        ev.time = Timestamp { secs, nanos };
-                        ev.host = std::sync::Arc::from(host);
-                        let mut a = Map::new()
-                            .with("first_serial", n * 1000)
-                            .with("last_serial", u64::MAX);
-                        if let Some(nd) = node {
-                            a.insert("node", Value::Bytes(Bytes(nd.to_vec())));
-                        }
-                        ev.extra.insert("audit", a);
-                        let mut want = b"x".to_vec();
-                        enc.encode(&ev, &mut want);
-                        let mut mine = b"x".to_vec();
-                        assert!(b.render_lost(&ev, &mut mine));
-                        assert_eq!(
-                            String::from_utf8_lossy(&mine),
-                            String::from_utf8_lossy(&want)
-                        );
-                    }
-                }
-            }
-        }
-        // Anything else is left to the encoder.
-        let mut ev = Event::lost(SourceKind::Audit, 1, true, "audit serial gap");
-        let mut out = Vec::new();
-        assert!(!b.render_lost(&ev, &mut out));
-        ev.extra
-            .insert("audit", Map::new().with("first_serial", 1u64));
-        assert!(!b.render_lost(&ev, &mut out));
-        ev.extra.insert(
-            "audit",
-            Map::new()
-                .with("first_serial", 1u64)
-                .with("last_serial", 2u64),
-        );
-        ev.source = SourceKind::Letrace;
-        assert!(!b.render_lost(&ev, &mut out));
-        ev.source = SourceKind::Audit;
-        ev.time.secs = -1;
-        assert!(!b.render_lost(&ev, &mut out));
-        assert!(out.is_empty());
-    }
 
     #[test]
     fn type_names_are_plain() {

@@ -13,6 +13,7 @@ mod decoders;
 pub mod event;
 mod fast;
 mod frags;
+mod gap;
 pub mod interp;
 pub mod json;
 mod keyindex;

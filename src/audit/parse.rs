@@ -7,17 +7,16 @@
 use std::fs::File;
 use std::io::{self, IsTerminal};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::Arc;
 
 use super::batch::{Batch, Item};
 use super::coalesce::{self, Coalescer, Next, Output as CoOut};
 use super::event::Builder;
+use super::gap;
 use super::lines::{msg_finder, read_lines, Line, Scanned};
 use super::pipe::{Output, StopOnDrop, Work};
 use super::record::{self, LineError};
 use super::Error;
 use crate::encode::Format;
-use crate::event::{Event, Map, SourceKind, Timestamp, Value};
 use crate::sink::{self, Dest};
 
 /// One input: a path, a file already open (named for messages), or standard input (`-`).
@@ -187,7 +186,6 @@ fn read_all(
         index: 0,
         seq: 1,
         closed: false,
-        lost_host: None,
     };
     let mut shown = 0u64;
     let mut result = Ok(());
@@ -260,8 +258,6 @@ struct State<'w> {
     index: u64,
     seq: u64,
     closed: bool,
-    /// The host of the last LOST event with a node, for the next of that node.
-    lost_host: Option<(Box<[u8]>, Arc<str>)>,
 }
 
 impl State<'_> {
@@ -292,32 +288,8 @@ impl State<'_> {
                     self.batch.push_raw(raw, seq);
                 }
                 Next::Lost(g) => {
-                    let (first, last, sec, nanos) = (g.first, g.last, g.sec, g.nanos);
-                    let n = last - first + 1;
-                    rep.lost += n;
-                    let mut ev = Event::lost(SourceKind::Audit, n, true, "audit serial gap");
-                    ev.seq = seq;
-                    ev.time = Timestamp {
-                        secs: sec as i64,
-                        nanos,
-                    };
-                    let mut a = Map::new()
-                        .with("first_serial", first)
-                        .with("last_serial", last);
-                    // Without a node the host stays the empty one `Event::lost` gives.
-                    if let Some(n) = g.node.as_deref() {
-                        ev.host = match &self.lost_host {
-                            Some((name, host)) if **name == *n => host.clone(),
-                            _ => {
-                                let host = Arc::from(String::from_utf8_lossy(n).as_ref());
-                                self.lost_host = Some((n.into(), Arc::clone(&host)));
-                                host
-                            }
-                        };
-                        a.insert("node", Value::Bytes(crate::event::Bytes(n.to_vec())));
-                    }
-                    ev.extra.insert("audit", a);
-                    self.batch.push_ready(ev);
+                    rep.lost += g.last - g.first + 1;
+                    self.batch.push_gap(g, seq);
                 }
             }
             self.co.consume_output();
@@ -397,9 +369,9 @@ fn render_loop(work: &Work, output: &Output, pool: SyncSender<Batch>, format: Fo
                         enc.encode(&ev, &mut buf);
                     }
                 }
-                Item::Ready(ev) => {
-                    if format != Format::Json || !builder.render_lost(ev, &mut buf) {
-                        enc.encode(ev, &mut buf)
+                Item::Gap(g, seq) => {
+                    if format != Format::Json || !builder.render_gap(g, *seq, &mut buf) {
+                        enc.encode(&gap::event(g, *seq), &mut buf)
                     }
                 }
             }
