@@ -139,3 +139,68 @@ fn the_usual_stamp_reads_as_any_stamp() {
         );
     }
 }
+
+/// Every line of the corpus (../shared/corpus/audit, when present: required under
+/// `LETRACE_TEST_STRICT=1`) and of testdata, and cut or altered copies of the first lines:
+/// wherever the word-at-a-time reader answers, the plain rules answer the same.
+#[test]
+fn fast_header_reads_as_the_plain_rules() {
+    fn logs(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if p.file_name().is_some_and(|n| n != "oracle") {
+                    logs(&p, out);
+                }
+            } else if p.extension().is_none_or(|x| x != "md") {
+                out.push(p);
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let corpus = root.join("../shared/corpus/audit");
+    let mut files = Vec::new();
+    logs(&corpus, &mut files);
+    let strict = std::env::var_os("LETRACE_TEST_STRICT").is_some_and(|v| v == "1");
+    assert!(
+        !strict || !files.is_empty(),
+        "no corpus at {}",
+        corpus.display()
+    );
+    logs(&root.join("src/audit/testdata"), &mut files);
+    let check = |l: &[u8], fast_seen: &mut u64| {
+        if let Some(h) = header_fast(l, true, &mut StampMemo::default()) {
+            *fast_seen += 1;
+            let plain = header_slow(l, true, &mut StampMemo::default());
+            assert_eq!(Ok(h), plain, "{:?}", String::from_utf8_lossy(l));
+        }
+    };
+    let (mut lines, mut fast_seen) = (0u64, 0u64);
+    for f in &files {
+        let data = std::fs::read(f).unwrap();
+        for l in data.split(|&b| b == b'\n') {
+            lines += 1;
+            check(l, &mut fast_seen);
+            if lines > 3000 {
+                continue;
+            }
+            for cut in 0..l.len().min(64) {
+                check(&l[..cut], &mut fast_seen);
+            }
+            for at in 0..l.len().min(56) {
+                for b in [
+                    b' ', b':', b'(', b')', b'.', b'0', b'9', b'n', b'=', 0x1d, 0xff,
+                ] {
+                    let mut m = l.to_vec();
+                    m[at] = b;
+                    check(&m, &mut fast_seen);
+                }
+            }
+        }
+    }
+    // The fast reader did the reading (a check of nothing would pass too).
+    assert!(fast_seen > lines / 2, "{fast_seen} of {lines}");
+}
