@@ -43,12 +43,20 @@ impl CtxTrack {
         self.see_context(id, raw);
     }
 
+    // The order `see_context` counts on (names.rs keeps them together).
+    const CONTEXT_ORDER: () = {
+        let s = Name::Syscall as u8;
+        assert!(Name::Arch as u8 == s + 1 && Name::A0 as u8 == s + 2 && Name::A1 as u8 == s + 3);
+        assert!(Name::A2 as u8 == s + 4 && Name::A3 as u8 == s + 5);
+    };
+
     // Not a `match` on `id`, nor a chain of `==` (compiled to the same thing): a jump table
     // whose target changes at every field, mispredicted nearly every time. Ranges of the
     // names' numbers instead, and a0/a1 share their code.
     fn see_context(&mut self, id: Name, raw: &[u8]) {
         let c = &mut self.ctx;
         // 0 syscall, 1 arch, 2 a0, 3 a1, 4 a2, 5 a3 (`Name::is_context`'s range).
+        let () = Self::CONTEXT_ORDER;
         let k = (id as u8).wrapping_sub(Name::Syscall as u8);
         if k >= 2 {
             self.used_sys = true;
