@@ -10,7 +10,9 @@
 #   OUTDIR  default /tmp/letrace-audit-bench (outputs land there: same disk for every tool)
 # env: LETRACE (default target/release/letrace), LAUREL (default `laurel` in PATH or
 #      /tmp/laurel-inst/bin/laurel; `cargo install laurel --version 0.8.2`, needs libacl1-dev),
-#      SIZE (bytes, for a generated LOG), ROUNDS (default 3; 1 for a quick look).
+#      SIZE (bytes, for a generated LOG), ROUNDS (default 3; 1 for a quick look),
+#      BASE (another letrace binary, e.g. an older build: runs as `letrace_base` in the same
+#      rounds, so a change is measured under the same noise as the peers).
 # needs: auditd (ausearch), GNU time (/usr/bin/time).
 set -eu
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,6 +51,11 @@ run_letrace() {
   time_run "letrace.r$1" "$LETRACE" audit parse "$LOG" -o "$OUT/letrace.jsonl"
   EVENTS=$(grep -vc '"type":"LOST"' "$OUT/letrace.jsonl" || true)
 }
+run_letrace_base() {
+  rm -f "$OUT/letrace_base.jsonl"
+  time_run "letrace_base.r$1" "$BASE" audit parse "$LOG" -o "$OUT/letrace_base.jsonl"
+  rm -f "$OUT/letrace_base.jsonl"
+}
 # laurel 0.8.2 offline (stdin -> JSON lines file), enrichment off, as in the corpus template.
 run_laurel() {
   mkdir -p "$OUT/laurel-run"; chmod 700 "$OUT/laurel-run"; rm -f "$OUT"/laurel-run/*
@@ -65,6 +72,7 @@ run_ausearch_raw() {
 TOOLS="letrace ausearch_raw"
 if [ -x "$LAUREL" ]; then TOOLS="letrace laurel ausearch_raw"
 else echo "laurel not found (set LAUREL=...): skipped"; fi
+if [ -n "${BASE:-}" ]; then TOOLS="$TOOLS letrace_base"; fi
 set -- $TOOLS
 NT=$#
 for r in $(seq 1 "$ROUNDS"); do
