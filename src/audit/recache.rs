@@ -51,6 +51,9 @@ struct Rep {
     src: [u8; 3],
     /// The value is `F::value_at` (a slice of the log).
     value_at: bool,
+    /// All three in the body (the common case, replayed first).
+    in_body: bool,
+    /// (start, end) of name, raw and value.
     spans: [(u32, u32); 3],
 }
 
@@ -58,6 +61,7 @@ const REP0: Rep = Rep {
     id: Name::Other,
     src: [0; 3],
     value_at: false,
+    in_body: false,
     spans: [(0, 0); 3],
 };
 
@@ -100,6 +104,7 @@ struct Ring<T> {
 
 impl<T: Copy> Ring<T> {
     fn new(cap: usize, zero: T) -> Self {
+        assert!(cap.is_power_of_two());
         Ring {
             buf: Vec::new(),
             cap,
@@ -123,7 +128,8 @@ impl<T: Copy> Ring<T> {
             // Doubling, but never past `cap`.
             let want = (o + n).max(2 * self.buf.len()).min(self.cap);
             self.buf.reserve_exact(want - self.buf.len());
-            self.buf.resize(o + n, self.zero);
+            // Filled at once (a fill per record cost more than the cache saved).
+            self.buf.resize(want, self.zero);
         }
         (at, &mut self.buf[o..o + n])
     }
@@ -133,7 +139,8 @@ impl<T: Copy> Ring<T> {
     }
 
     fn get(&self, at: u64, n: usize) -> &[T] {
-        let o = (at % self.cap as u64) as usize;
+        // `cap` is a power of two (`Ring::new`): no division.
+        let o = at as usize & (self.cap - 1);
         &self.buf[o..o + n]
     }
 }
@@ -194,6 +201,7 @@ impl Recorder {
             id,
             src,
             value_at: at && src[2] != IN_DATA,
+            in_body: src == [IN_BODY; 3],
             spans,
         });
         self.spoilt = self.owned.len() > DATA_MAX || self.reps.len() > REPS_MAX;
@@ -203,15 +211,16 @@ impl Recorder {
     fn place(&mut self, s: &[u8]) -> (u8, (u32, u32)) {
         let p = s.as_ptr() as usize;
         let within = |r: &Range<usize>| p >= r.start && p + s.len() <= r.end;
-        if within(&self.body) {
-            (IN_BODY, ((p - self.body.start) as u32, s.len() as u32))
+        let (src, at) = if within(&self.body) {
+            (IN_BODY, p - self.body.start)
         } else if within(&self.enr) {
-            (IN_ENR, ((p - self.enr.start) as u32, s.len() as u32))
+            (IN_ENR, p - self.enr.start)
         } else {
             let at = self.owned.len();
             self.owned.extend_from_slice(s);
-            (IN_DATA, (at as u32, s.len() as u32))
-        }
+            (IN_DATA, at)
+        };
+        (src, (at as u32, (at + s.len()) as u32))
     }
 }
 
@@ -445,34 +454,44 @@ impl Cache {
         let enr = enr.unwrap_or_default();
         let d = self.data.get(e.data_at, e.data_len as usize);
         let own = &d[e.key_len() + e.json_len as usize..];
+        let sl = |b: &'a [u8], (s, e): (u32, u32)| b.get(s as usize..e as usize);
         for r in self.reps.get(e.reps_at, e.nreps as usize) {
-            let log = |k: usize| -> Option<&'a [u8]> {
-                let (s, n) = (r.spans[k].0 as usize, r.spans[k].1 as usize);
-                match r.src[k] {
-                    IN_BODY => body.get(s..s + n),
-                    IN_ENR => enr.get(s..s + n),
+            let rep = if r.in_body {
+                let [n, w, v] = r.spans.map(|x| sl(body, x).unwrap_or_default());
+                Replayed::Log {
+                    id: r.id,
+                    name: n,
+                    raw: w,
+                    value: v,
+                    value_at: r.value_at.then_some(v),
+                }
+            } else {
+                let log = |k: usize| match r.src[k] {
+                    IN_BODY => sl(body, r.spans[k]),
+                    IN_ENR => sl(enr, r.spans[k]),
                     _ => None,
+                };
+                let at = |k: usize| -> &[u8] {
+                    let (s, e) = r.spans[k];
+                    log(k).unwrap_or_else(|| own.get(s as usize..e as usize).unwrap_or_default())
+                };
+                match (log(0), log(1)) {
+                    (Some(name), Some(raw)) => Replayed::Log {
+                        id: r.id,
+                        name,
+                        raw,
+                        value: at(2),
+                        value_at: log(2).filter(|_| r.value_at),
+                    },
+                    _ => Replayed::Copy {
+                        id: r.id,
+                        name: at(0),
+                        raw: at(1),
+                        value: at(2),
+                    },
                 }
             };
-            let at = |k: usize| -> &[u8] {
-                let (s, n) = (r.spans[k].0 as usize, r.spans[k].1 as usize);
-                log(k).unwrap_or_else(|| own.get(s..s + n).unwrap_or_default())
-            };
-            f(match (log(0), log(1)) {
-                (Some(name), Some(raw)) => Replayed::Log {
-                    id: r.id,
-                    name,
-                    raw,
-                    value: at(2),
-                    value_at: log(2).filter(|_| r.value_at),
-                },
-                _ => Replayed::Copy {
-                    id: r.id,
-                    name: at(0),
-                    raw: at(1),
-                    value: at(2),
-                },
-            });
+            f(rep);
         }
     }
 
