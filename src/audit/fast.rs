@@ -64,7 +64,9 @@ impl Builder {
             let mark = sink.mark();
             let mut path = sum.path_begin(h.rtype);
             let first_proc = !sum.has_process && h.rtype != PATH && h.rtype != EXECVE;
-            // A record rendered recently: its JSON again, and its fields to the summary.
+            // A record rendered recently: its JSON again, and its fields to the summary. Only
+            // the fields are cached: their JSON depends on the type number, the body and the
+            // enrichment (the key), the head above on how the line wrote the type.
             let probe = cache.probe(h.rtype, h.body, h.enriched);
             if let Probe::Hit(i) = probe {
                 sink.put_fields(cache.json(i));
