@@ -22,7 +22,11 @@ pub struct Builder {
     pub(super) bufs: super::fast::Bufs,
     /// The usual field names of each record type (the fast path's predictions).
     pub(super) shapes: super::shapes::Shapes,
+    /// Records rendered recently by the fast path (see `recache`).
+    pub(super) cache: super::recache::Lazy,
 }
+
+pub use super::recache::Stats as RecordCacheStats;
 
 /// Receives an event's records as they are parsed: the `Event` path builds `Value`s, the JSON
 /// fast path writes bytes. Both see exactly the same calls, so both outputs agree.
@@ -284,6 +288,11 @@ impl Builder {
     /// for `build()`'s event (tested on the corpus), without building the records as values.
     pub fn render_json(&mut self, raw: &RawEvent, seq: u64, out: &mut Vec<u8>) {
         self.render_fast(raw.view(), seq, out);
+    }
+
+    /// How often the fast path found a record in its cache of rendered records.
+    pub fn record_cache_stats(&self) -> RecordCacheStats {
+        self.cache.stats()
     }
 
     /// `render_json` for a borrowed event.

@@ -7,6 +7,7 @@ use super::{PathSum, Sum, F};
 use crate::audit::event::JsonSink;
 use crate::audit::interp::{self, Ctx, Interp, Kind};
 use crate::audit::names::Name;
+use crate::audit::recache::Rec;
 use crate::audit::record::{self, Field};
 
 /// What one record's fields share in `render_fast`'s loop.
@@ -23,7 +24,7 @@ impl<'a> One<'_, 'a> {
     /// only when its value depends on the context).
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn field(
+    pub(super) fn field<R: Rec>(
         &self,
         ctx: &Ctx,
         id: Name,
@@ -35,6 +36,7 @@ impl<'a> One<'_, 'a> {
         sink: &mut JsonSink<'_>,
         sum: &mut Sum<'a, '_>,
         path: &mut Option<PathSum<'a>>,
+        rec: &mut R,
     ) {
         let feed = !only_ctx || id.is_context();
         // Only a field the enrichment may translate takes its lookup (`interpret_kind_in`
@@ -68,7 +70,8 @@ impl<'a> One<'_, 'a> {
                         value,
                         value_at,
                     };
-                    sum.field(&fv, self.first_proc, path, &Cow::Borrowed);
+                    sum.field(&fv, self.first_proc, path, &R::borrowed);
+                    rec.field(self.rtype, id, f.name, r, value, value_at.is_some());
                 }
             }
             Cow::Owned(o) => {
@@ -96,6 +99,7 @@ impl<'a> One<'_, 'a> {
                     sum.field(&fv, self.first_proc, path, &|s: &[u8]| {
                         Cow::Owned(s.to_vec())
                     });
+                    rec.field(self.rtype, id, f.name, &o, value, false);
                 }
             }
         }

@@ -22,6 +22,7 @@ mod names;
 pub mod parse;
 mod pipe;
 pub mod plugin;
+mod recache;
 pub mod record;
 mod rtype;
 mod shapes;

@@ -184,6 +184,13 @@ fn groups(rtype: u32) -> u8 {
         }
 }
 
+/// Whether `Sum::field` can do anything with field `id` in a record of type `rtype` (a
+/// cached record's replay keeps only those fields).
+#[inline]
+pub(super) fn matters(rtype: u32, id: Name) -> bool {
+    rtype == EXECVE || OPS[id as usize].g & (groups(rtype) | G_PROC) != 0
+}
+
 /// The summary's JSON being built, kept between events for its allocations (`Sum::new`
 /// empties it).
 #[derive(Default)]
