@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use super::coalesce::{EventRef, Gap, RawEvent, Rec};
+use super::coalesce::{append, EventRef, Gap, RawEvent, Rec};
+use super::record::Header;
 
 /// One event of a batch: where its lines and records are, and its numbering.
 pub(super) struct Meta {
@@ -16,6 +17,14 @@ pub(super) struct Meta {
     pub seq: u64,
     bytes: (usize, usize),
     recs: (usize, usize),
+}
+
+/// What an event written in place needs besides its lines (see `Batch::push_in_place`).
+pub(super) struct InPlace {
+    pub node: Option<Arc<[u8]>>,
+    pub serial: u64,
+    pub sec: u64,
+    pub nanos: u32,
 }
 
 /// An event as it goes to a renderer: raw lines, or a gap in the serials (a LOST event),
@@ -85,6 +94,49 @@ impl Batch {
             bytes: (b0, self.buf.len()),
             recs: (r0, self.recs.len()),
         }));
+    }
+
+    /// Where the next line and record will go: the start of an event written in place.
+    pub fn end(&self) -> (usize, usize) {
+        (self.buf.len(), self.recs.len())
+    }
+
+    /// Appends a line of the event written in place from `at` (`end` when it started).
+    #[inline]
+    pub fn push_line(&mut self, at: (usize, usize), h: &Header<'_>, line: &[u8]) {
+        append(&mut self.buf, &mut self.recs, at.0, h, line);
+    }
+
+    /// The event written in place from `at` is complete: it is event number `seq`.
+    pub fn push_in_place(&mut self, at: (usize, usize), ev: InPlace, seq: u64) {
+        self.items.push(Item::Raw(Meta {
+            node: ev.node,
+            serial: ev.serial,
+            sec: ev.sec,
+            nanos: ev.nanos,
+            timed_out: false,
+            seq,
+            bytes: (at.0, self.buf.len()),
+            recs: (at.1, self.recs.len()),
+        }));
+    }
+
+    /// The lines and records written in place from `at` (records' offsets from its line).
+    pub fn tail(&self, at: (usize, usize)) -> (&[u8], &[Rec]) {
+        (&self.buf[at.0..], &self.recs[at.1..])
+    }
+
+    /// Appends lines and their records (the beginning of an event written in place, moved
+    /// here from a batch handed out meanwhile).
+    pub fn extend(&mut self, buf: &[u8], recs: &[Rec]) {
+        self.buf.extend_from_slice(buf);
+        self.recs.extend_from_slice(recs);
+    }
+
+    /// Drops what was written in place from `at`.
+    pub fn truncate(&mut self, at: (usize, usize)) {
+        self.buf.truncate(at.0);
+        self.recs.truncate(at.1);
     }
 
     /// A gap in the serials, numbered `seq`.

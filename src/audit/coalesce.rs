@@ -44,7 +44,7 @@ impl Default for Config {
 }
 
 /// Audit time in milliseconds (saturating: corrupt stamps must not overflow).
-fn ms(sec: u64, nanos: u32) -> u64 {
+pub(super) fn ms(sec: u64, nanos: u32) -> u64 {
     sec.saturating_mul(1000)
         .saturating_add((nanos / 1_000_000) as u64)
 }
@@ -212,6 +212,9 @@ pub struct Coalescer {
     pub forced: u64,
     /// The last stamp its feeder parsed (`record::parse_header_memo`).
     pub stamps: StampMemo,
+    /// The (node, serial) `track_serial` saw last: seeing it again changes nothing (the
+    /// records of an event follow each other), so it is not looked at again.
+    tracked: (u32, u64),
 }
 
 struct Slot {
@@ -219,6 +222,16 @@ struct Slot {
     /// Bumped whenever its event leaves `pending`: an entry of `order` naming the slot
     /// with another value is stale.
     gen: u64,
+}
+
+/// The slot of an entry of `order` for an event that never had one (written straight into
+/// a batch, `direct.rs`): the entry only stands where that event's would have stood.
+const NO_SLOT: u32 = u32::MAX;
+
+/// Record types that are a whole event on their own (user-space and daemon records).
+#[inline]
+pub(super) fn ends_alone(rtype: u32) -> bool {
+    matches!(rtype, 1100..=1299 | 2100..=2999)
 }
 
 /// An event's first record: its key, audit time in ms, and where it is.
@@ -264,10 +277,18 @@ impl Coalescer {
             out: VecDeque::new(),
             forced: 0,
             stamps: StampMemo::default(),
+            tracked: (u32::MAX, 0),
         }
     }
 
-    fn node_id(&mut self, node: Option<&[u8]>) -> u32 {
+    /// The name of node `id` (from `node_id`).
+    pub(super) fn node_name(&self, id: u32) -> Option<Arc<[u8]>> {
+        self.node_names[id as usize].clone()
+    }
+
+    /// The id of a record's node (0: none).
+    #[inline]
+    pub(super) fn node_id(&mut self, node: Option<&[u8]>) -> u32 {
         let Some(n) = node else {
             return 0;
         };
@@ -337,7 +358,7 @@ impl Coalescer {
 
     /// A slot for a new event of record `h` (reused when there is one), in `order` and
     /// `pending`, with room for a typical event at once (reused buffers then rarely regrow).
-    fn start(&mut self, key: (u32, u64), h: &Header<'_>, now_ms: u64) -> u32 {
+    fn start(&mut self, key: (u32, u64), (sec, nanos): (u64, u32), now_ms: u64) -> u32 {
         let i = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -353,9 +374,9 @@ impl Coalescer {
         ev.buf.reserve(EVENT_BYTES);
         ev.records.reserve(8);
         ev.node = self.node_names[key.0 as usize].clone();
-        ev.serial = h.serial;
-        ev.sec = h.sec;
-        ev.nanos = h.nanos;
+        ev.serial = key.1;
+        ev.sec = sec;
+        ev.nanos = nanos;
         self.order.push_back(Started {
             key,
             t: now_ms,
@@ -370,11 +391,15 @@ impl Coalescer {
     #[inline]
     pub fn push(&mut self, h: &Header<'_>, line: &[u8]) {
         let node = self.node_id(h.node);
+        self.push_at(node, h, line);
+    }
+
+    /// `push`, the record's node id known.
+    #[inline]
+    pub(super) fn push_at(&mut self, node: u32, h: &Header<'_>, line: &[u8]) {
         let key = (node, h.serial);
         let now_ms = ms(h.sec, h.nanos);
-        if self.cfg.gaps {
-            self.track_serial(node, h.serial, h.sec, h.nanos);
-        }
+        self.track(node, h.serial, h.sec, h.nanos);
         if h.rtype == EOE {
             // The end of its event; one of another time (serial reuse) was cut short.
             if let Some(i) = self.pending.remove(key) {
@@ -397,30 +422,16 @@ impl Coalescer {
                 } else {
                     // Same serial, other time: a new event (serial reuse after reboot or wrap).
                     self.complete(key, true);
-                    self.start(key, h, now_ms)
+                    self.start(key, (h.sec, h.nanos), now_ms)
                 }
             }
-            None => self.start(key, h, now_ms),
+            None => self.start(key, (h.sec, h.nanos), now_ms),
         };
         self.last = Some((key, i));
         let ev = &mut self.slots[i as usize].ev;
-        let start = ev.buf.len();
-        ev.buf.extend_from_slice(line);
-        let base = line.as_ptr() as usize;
-        let off = |s: &[u8]| {
-            let o = (start + (s.as_ptr() as usize - base)) as u32;
-            (o, o + s.len() as u32)
-        };
-        ev.records.push(Rec {
-            start: start as u32,
-            end: ev.buf.len() as u32,
-            rtype: h.rtype,
-            type_tok: off(h.type_token),
-            body: off(h.body),
-            enriched: h.enriched.map(off),
-        });
+        append(&mut ev.buf, &mut ev.records, 0, h, line);
         self.bytes += line.len();
-        let single = matches!(h.rtype, 1100..=1299 | 2100..=2999) && ev.records.len() == 1;
+        let single = ends_alone(h.rtype) && ev.records.len() == 1;
         let last = h.rtype == PROCTITLE && ev.records.iter().any(|r| r.rtype == SYSCALL);
         let huge = ev.buf.len() > MAX_EVENT_BYTES;
         if single || last {
@@ -455,7 +466,7 @@ impl Coalescer {
     /// Whether `e` is live: a pending event has its key and its time. Its own event when
     /// that is still pending; else another one of that key and time (serial reuse).
     fn live(&self, e: &Started) -> bool {
-        if self.slots[e.slot as usize].gen == e.gen {
+        if e.slot != NO_SLOT && self.slots[e.slot as usize].gen == e.gen {
             return true;
         }
         !self.pending.is_empty()
@@ -477,7 +488,7 @@ impl Coalescer {
     }
 
     /// Emits events that are too old in audit time, and the oldest ones beyond the limits.
-    fn expire(&mut self, now_ms: u64) {
+    pub(super) fn expire(&mut self, now_ms: u64) {
         // The front of `order` is pending (see `pop_stale`).
         while let Some(&Started { key, t, .. }) = self.order.front() {
             let over = self.pending.len() > self.cfg.max_pending || self.bytes > self.cfg.max_bytes;
@@ -490,6 +501,20 @@ impl Coalescer {
                 continue;
             }
             break;
+        }
+    }
+
+    /// Notes serial `s` of `node` (when gaps are tracked), skipping a repeat of the last one.
+    ///
+    /// A repeat changes nothing: every branch of `track_serial` leaves `s` either at or below
+    /// `low` (then it returns at once, `low - s` being below `EPOCH_BACKSTEP`: `low` only
+    /// moved up to the end of a run of serials inserted within it) or in `ahead` (where
+    /// inserting it again is a no-op and the window is already within bounds).
+    #[inline]
+    pub(super) fn track(&mut self, node: u32, s: u64, sec: u64, nanos: u32) {
+        if self.cfg.gaps && self.tracked != (node, s) {
+            self.tracked = (node, s);
+            self.track_serial(node, s, sec, nanos);
         }
     }
 
@@ -582,109 +607,78 @@ impl Coalescer {
     pub fn in_flight(&self) -> usize {
         self.pending.len()
     }
+
+    /// Whether a new event of `key` whose first line has `len` bytes may be kept outside
+    /// (`direct.rs`) without changing what happens: it is not pending already, and counting
+    /// it in, the in-flight limits stay unreached (so no limit ever cuts it or, because of
+    /// it, another event).
+    #[inline]
+    pub(super) fn may_keep_outside(&self, key: (u32, u64), len: usize) -> bool {
+        self.pending.len() < self.cfg.max_pending
+            && self.fits(len)
+            && (self.pending.is_empty() || self.pending.get(key).is_none())
+    }
+
+    /// Whether `len` more bytes in flight stay within the byte limit.
+    #[inline]
+    pub(super) fn fits(&self, len: usize) -> bool {
+        self.bytes.saturating_add(len) <= self.cfg.max_bytes
+    }
+
+    /// An event kept outside (see `may_keep_outside`) ended: `order` gets the entry it would
+    /// have had, now stale, where it would be (only when an older pending event keeps it
+    /// from being dropped at once).
+    #[inline]
+    pub(super) fn ended_outside(&mut self, key: (u32, u64), (sec, nanos): (u64, u32)) {
+        if !self.order.is_empty() {
+            self.order.push_back(Started {
+                key,
+                t: ms(sec, nanos),
+                slot: NO_SLOT,
+                gen: 0,
+            });
+        }
+    }
+
+    /// Takes in an event kept outside until now, as if its records had come here: its lines
+    /// `buf` and their records `recs` (offsets into `buf`). Nothing started since it did.
+    pub(super) fn adopt(&mut self, key: (u32, u64), time: (u64, u32), buf: &[u8], recs: &[Rec]) {
+        let i = self.start(key, time, ms(time.0, time.1));
+        let ev = &mut self.slots[i as usize].ev;
+        ev.buf.extend_from_slice(buf);
+        ev.records.extend_from_slice(recs);
+        self.bytes += buf.len();
+        self.last = Some((key, i));
+    }
+}
+
+/// Appends `line` (whose header is `h`) to an event's lines `buf` that start at `buf[from]`,
+/// and its record, with offsets from there, to `recs`.
+#[inline]
+pub(super) fn append(
+    buf: &mut Vec<u8>,
+    recs: &mut Vec<Rec>,
+    from: usize,
+    h: &Header<'_>,
+    line: &[u8],
+) {
+    let start = buf.len() - from;
+    buf.extend_from_slice(line);
+    let base = line.as_ptr() as usize;
+    let off = |s: &[u8]| {
+        let o = (start + (s.as_ptr() as usize - base)) as u32;
+        (o, o + s.len() as u32)
+    };
+    recs.push(Rec {
+        start: start as u32,
+        end: (start + line.len()) as u32,
+        rtype: h.rtype,
+        type_tok: off(h.type_token),
+        body: off(h.body),
+        enriched: h.enriched.map(off),
+    });
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::record::parse_header;
-    use super::*;
-
-    fn run(lines: &[&str], cfg: Config) -> Vec<Output> {
-        let mut c = Coalescer::new(cfg);
-        let mut out = Vec::new();
-        for l in lines {
-            let h = parse_header(l.as_bytes()).unwrap();
-            c.push(&h, l.as_bytes());
-            out.extend(std::iter::from_fn(|| c.pop_output()));
-        }
-        c.finish();
-        out.extend(std::iter::from_fn(|| c.pop_output()));
-        out
-    }
-
-    fn shape(out: &[Output]) -> Vec<String> {
-        out.iter()
-            .map(|o| match o {
-                Output::Event(e) => format!("{}:{}", e.serial, e.records.len()),
-                Output::Lost(g) => format!("lost {}-{}", g.first, g.last),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn interleaved_records_group_by_serial() {
-        let lines = [
-            "type=SYSCALL msg=audit(1.000:10): a=1",
-            "type=SYSCALL msg=audit(1.000:11): a=1",
-            "type=CWD msg=audit(1.000:10): cwd=\"/\"",
-            "type=EOE msg=audit(1.000:11): ",
-            "type=PROCTITLE msg=audit(1.000:10): proctitle=6C73",
-            "type=EOE msg=audit(1.000:10): ",
-            "type=USER_AUTH msg=audit(1.000:12): pid=1",
-        ];
-        let out = run(&lines, Config::default());
-        assert_eq!(shape(&out), ["11:1", "10:3", "12:1"]);
-    }
-
-    #[test]
-    fn timeout_in_audit_time_and_gaps() {
-        let lines = [
-            "type=SYSCALL msg=audit(1.000:10): a=1",
-            "type=SYSCALL msg=audit(2.000:13): a=1",
-            "type=EOE msg=audit(2.000:13): ",
-            "type=SYSCALL msg=audit(9.000:14): a=1",
-        ];
-        let out = run(&lines, Config::default());
-        assert_eq!(shape(&out), ["13:1", "10:1", "14:1", "lost 11-12"]);
-    }
-
-    #[test]
-    fn rollover_is_not_loss() {
-        let lines = [
-            "type=SYSCALL msg=audit(1.000:4294967294): a=1",
-            "type=SYSCALL msg=audit(1.000:4294967295): a=1",
-            "type=SYSCALL msg=audit(1.000:0): a=1",
-            "type=SYSCALL msg=audit(1.000:1): a=1",
-        ];
-        let out = run(&lines, Config::default());
-        assert_eq!(shape(&out), ["4294967294:1", "4294967295:1", "0:1", "1:1"]);
-    }
-
-    #[test]
-    fn one_event_cannot_grow_without_bound() {
-        let line = format!(
-            "type=PATH msg=audit(1.000:7): name=\"{}\"",
-            "x".repeat(8000)
-        );
-        let mut c = Coalescer::new(Config::default());
-        for _ in 0..2000 {
-            let h = parse_header(line.as_bytes()).unwrap();
-            c.push(&h, line.as_bytes());
-            assert!(c
-                .pending
-                .iter()
-                .all(|(_, i)| c.slots[i as usize].ev.buf.len() <= MAX_EVENT_BYTES + line.len()));
-        }
-        c.finish();
-        assert!(c.out.len() >= 3, "{}", c.out.len());
-    }
-
-    #[test]
-    fn in_flight_is_bounded() {
-        let lines: Vec<String> = (0..100)
-            .map(|i| format!("type=SYSCALL msg=audit(1.000:{i}): a=1"))
-            .collect();
-        let refs: Vec<&str> = lines.iter().map(|s| s.as_str()).collect();
-        let mut c = Coalescer::new(Config {
-            max_pending: 8,
-            ..Config::default()
-        });
-        for l in &refs {
-            let h = parse_header(l.as_bytes()).unwrap();
-            c.push(&h, l.as_bytes());
-            assert!(c.in_flight() <= 8);
-        }
-        c.finish();
-        assert_eq!(c.out.len(), 100);
-    }
-}
+#[path = "coalesce_tests.rs"]
+mod tests;

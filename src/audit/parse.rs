@@ -14,10 +14,14 @@ use super::event::Builder;
 use super::gap;
 use super::lines::{msg_finder, read_lines, Line, Scanned};
 use super::pipe::{Output, StopOnDrop, Work};
-use super::record::{self, LineError};
+use super::record::{self, Header, LineError, StampMemo};
 use super::Error;
 use crate::encode::Format;
 use crate::sink::{self, Dest};
+
+mod direct;
+#[cfg(test)]
+mod direct_tests;
 
 /// One input: a path, a file already open (named for messages), or standard input (`-`).
 /// The CLI opens every input before it creates the output and hands over that open file:
@@ -174,19 +178,7 @@ fn read_all(
     report: &mut Report,
 ) -> Result<(), Error> {
     let report = &mut *report;
-    let mut state = State {
-        co: Coalescer::new(cfg.coalesce),
-        batch: Batch::with_capacity(BATCH, BATCH_BYTES),
-        work,
-        pool,
-        made: 1,
-        slots,
-        spare: Vec::new(),
-        in_flight: 0,
-        index: 0,
-        seq: 1,
-        closed: false,
-    };
+    let mut state = State::new(cfg.coalesce, work, pool, slots);
     let mut shown = 0u64;
     let mut result = Ok(());
     for input in &cfg.inputs {
@@ -235,9 +227,7 @@ fn read_all(
             report.bad_lines - shown
         );
     }
-    state.co.finish();
-    state.drain(report);
-    state.flush_batch();
+    state.finish(report);
     result
 }
 
@@ -258,9 +248,42 @@ struct State<'w> {
     index: u64,
     seq: u64,
     closed: bool,
+    /// The event being written straight into `batch` (`direct.rs`), if any.
+    open: Option<direct::Open>,
+    /// Whether events may be written straight into `batch` (else all go through `co`).
+    direct: bool,
+    /// Events written straight into batches.
+    in_place: u64,
 }
 
-impl State<'_> {
+impl<'w> State<'w> {
+    fn new(cfg: coalesce::Config, work: &'w Work, pool: Receiver<Batch>, slots: usize) -> Self {
+        State {
+            co: Coalescer::new(cfg),
+            batch: Batch::with_capacity(BATCH, BATCH_BYTES),
+            work,
+            pool,
+            made: 1,
+            slots,
+            spare: Vec::new(),
+            in_flight: 0,
+            index: 0,
+            seq: 1,
+            closed: false,
+            open: None,
+            direct: true,
+            in_place: 0,
+        }
+    }
+
+    /// The end of the input: everything still in flight goes out.
+    fn finish(&mut self, rep: &mut Report) {
+        self.spill();
+        self.co.finish();
+        self.drain(rep);
+        self.flush_batch();
+    }
+
     fn line(
         &mut self,
         lineno: u64,
@@ -272,13 +295,18 @@ impl State<'_> {
             self.flush_batch();
             return;
         };
-        feed(&mut self.co, lineno, line, &mut |n, why| c.bad(n, why), rep);
+        feed(self, lineno, line, &mut |n, why| c.bad(n, why), rep);
         if self.co.has_output() {
             self.drain(rep);
         }
     }
 
     fn drain(&mut self, rep: &mut Report) {
+        // Events go into the batch after the one written in place: it must be whole first
+        // (never the case, as `direct.rs` drains before it starts one; kept safe anyway).
+        if self.open.is_some() && self.co.has_output() {
+            self.spill();
+        }
         while let Some(o) = self.co.next_output() {
             let seq = self.seq;
             self.seq += 1;
@@ -300,11 +328,23 @@ impl State<'_> {
     }
 
     fn flush_batch(&mut self) {
-        if self.batch.is_empty() || self.closed {
+        if self.closed {
+            self.stop_direct();
             self.batch.recycle();
             return;
         }
-        let bytes = self.batch.bytes();
+        if self.batch.is_empty() {
+            // Keeps the beginning of an event written in place, if any.
+            if self.open.is_none() {
+                self.batch.recycle();
+            }
+            return;
+        }
+        // An event being written in place goes on in the next batch.
+        let bytes = match &self.open {
+            Some(o) => o.at.0,
+            None => self.batch.bytes(),
+        };
         // A batch to fill next, and room for this one's lines: at most `IN_FLIGHT_BYTES` of
         // them between here and the output (a bigger batch goes alone), so batches of huge
         // events cannot fill every slot. Both wait for the renderers to hand batches back.
@@ -325,12 +365,20 @@ impl State<'_> {
                 Ok(b) => self.returned(b),
                 Err(_) => {
                     self.closed = true;
+                    self.stop_direct();
                     self.batch.recycle();
                     return;
                 }
             }
         };
         let mut b = std::mem::replace(&mut self.batch, next);
+        if let Some(o) = &mut self.open {
+            let at = self.batch.end();
+            let (buf, recs) = b.tail(o.at);
+            self.batch.extend(buf, recs);
+            b.truncate(o.at);
+            o.at = at;
+        }
         b.index = self.index;
         b.weight = bytes;
         self.index += 1;
@@ -383,6 +431,24 @@ fn render_loop(work: &Work, output: &Output, pool: SyncSender<Batch>, format: Fo
     }
 }
 
+/// Where `feed` hands the records it parsed.
+pub(super) trait Sink {
+    /// The stamp of the record before (`record::parse_header_memo`).
+    fn stamps(&mut self) -> &mut StampMemo;
+    fn record(&mut self, h: &Header<'_>, line: &[u8], rep: &mut Report);
+}
+
+impl Sink for Coalescer {
+    fn stamps(&mut self) -> &mut StampMemo {
+        &mut self.stamps
+    }
+
+    #[inline]
+    fn record(&mut self, h: &Header<'_>, line: &[u8], _: &mut Report) {
+        self.push(h, line);
+    }
+}
+
 /// Feeds one line (without its newline; `None` = too long) to the coalescer; bad lines go to
 /// `bad(line number, why)`. Blank lines and `#` comments are skipped silently.
 pub fn feed_line(
@@ -399,8 +465,8 @@ pub fn feed_line(
     feed(co, lineno, line, bad, rep);
 }
 
-pub(super) fn feed(
-    co: &mut Coalescer,
+pub(super) fn feed<S: Sink>(
+    co: &mut S,
     lineno: u64,
     line: Line<'_>,
     bad: &mut dyn FnMut(u64, &dyn std::fmt::Display),
@@ -444,10 +510,10 @@ pub(super) fn feed(
         } else {
             split_fused(rest)
         };
-        match record::parse_header_memo(this, scan.gs, &mut co.stamps) {
+        match record::parse_header_memo(this, scan.gs, co.stamps()) {
             Ok(h) => {
                 rep.records += 1;
-                co.push(&h, this);
+                co.record(&h, this, rep);
             }
             Err(e) => bad(lineno, &e),
         }

@@ -190,6 +190,11 @@ fn machine_syscalls(machine: Machine) -> &'static [Option<&'static str>] {
     t[machine as usize]
 }
 
+/// The syscall names of `machine`, by number.
+pub(super) fn syscall_names(machine: Machine) -> &'static [Option<&'static str>] {
+    machine_syscalls(machine)
+}
+
 /// The name of syscall `n` on `machine`.
 pub fn syscall_name(machine: Machine, n: u32) -> Option<&'static str> {
     machine_syscalls(machine).get(n as usize).copied().flatten()
