@@ -202,7 +202,6 @@ fn fields_recorded<'a>(
 
 /// Renders record `h`'s fields one pass at a time (a second pass when the context came
 /// late); true when it took two.
-///
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn fields<'a, R: Rec>(

@@ -146,32 +146,7 @@ fn the_usual_stamp_reads_as_any_stamp() {
 /// the same.
 #[test]
 fn fast_header_reads_as_the_plain_rules() {
-    fn logs(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                if p.file_name().is_some_and(|n| n != "oracle") {
-                    logs(&p, out);
-                }
-            } else if p.extension().is_none_or(|x| x != "md") {
-                out.push(p);
-            }
-        }
-    }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let corpus = root.join("../shared/corpus/audit");
-    let mut files = Vec::new();
-    logs(&corpus, &mut files);
-    let strict = std::env::var_os("LETRACE_TEST_STRICT").is_some_and(|v| v == "1");
-    assert!(
-        !strict || !files.is_empty(),
-        "no corpus at {}",
-        corpus.display()
-    );
-    logs(&root.join("src/audit/testdata"), &mut files);
+    let files = crate::audit::corpus_files::corpus_files();
     // One memo through all lines, as the reader keeps it (the stamp of the line before and
     // its seconds are reused); the plain rules start afresh each time.
     let mut memo = StampMemo::default();

@@ -9,6 +9,8 @@ mod ahead;
 mod batch;
 pub mod cli;
 pub mod coalesce;
+#[cfg(test)]
+mod corpus_files;
 mod decoders;
 pub mod event;
 mod fast;

@@ -116,34 +116,10 @@ fn check(data: &[u8], cfg: coalesce::Config, step: usize) -> u64 {
 }
 
 fn corpus_logs() -> Vec<Vec<u8>> {
-    fn logs(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                if p.file_name().is_some_and(|n| n != "oracle") {
-                    logs(&p, out);
-                }
-            } else if p.extension().is_none_or(|x| x != "md") {
-                out.push(p);
-            }
-        }
-    }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let corpus = root.join("../shared/corpus/audit");
-    let mut files = Vec::new();
-    logs(&corpus, &mut files);
-    let strict = std::env::var_os("LETRACE_TEST_STRICT").is_some_and(|v| v == "1");
-    assert!(
-        !strict || !files.is_empty(),
-        "no corpus at {}",
-        corpus.display()
-    );
-    logs(&root.join("src/audit/testdata"), &mut files);
-    files.sort();
-    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+    crate::audit::corpus_files::corpus_files()
+        .iter()
+        .map(|f| std::fs::read(f).unwrap())
+        .collect()
 }
 
 /// Limits under which the in-flight bounds and timeouts cut events all the time.
