@@ -39,12 +39,18 @@ RULES=(
 	"-a always,exit -F arch=b64 -S unlinkat,renameat2 -F dir=$work -k work"
 )
 ap=
-cleanup() {
+# Removes the rules added here and stops auditd (it writes out what it holds); done once at
+# the end of the workload and again, harmlessly, on exit.
+stop_capture() {
 	for r in "${RULES[@]}"; do
 		# shellcheck disable=SC2086 # a rule is several arguments
 		auditctl $(echo "$r" | sed 's/^-a /-d /; s/^-w /-W /') >/dev/null 2>&1 || true
 	done
 	[ -n "$ap" ] && { kill "$ap" 2>/dev/null || true; wait "$ap" 2>/dev/null || true; }
+	ap=
+}
+cleanup() {
+	stop_capture
 	auditctl -e "${was_enabled:-0}" >/dev/null 2>&1 || true
 	[ -n "$was_backlog" ] && auditctl -b "$was_backlog" >/dev/null 2>&1 || true
 	rm -rf "$tmp"
@@ -83,12 +89,6 @@ except OSError: pass' || true
 	sh -c 'id -u >/dev/null; uname -r >/dev/null'
 done
 
-for r in "${RULES[@]}"; do
-	# shellcheck disable=SC2086
-	auditctl $(echo "$r" | sed 's/^-a /-d /; s/^-w /-W /') >/dev/null
-done
-kill "$ap"
-wait "$ap" || true
-ap=
+stop_capture
 cp "$tmp/audit.log" "$OUT"
 echo "$OUT: $(wc -l <"$OUT") lines, $(stat -c %s "$OUT") bytes"
